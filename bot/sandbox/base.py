@@ -143,6 +143,10 @@ class StandIn:
     def is_write(self, request: Request) -> bool:
         return request.method in ("POST", "PUT", "PATCH", "DELETE")
 
+    def counts_against_rate_limit(self, request: Request) -> bool:
+        """False for requests outside the vendor's API quota (e.g. an OAuth token endpoint)."""
+        return True
+
     def state(self) -> dict[str, Any]:
         """A JSON-able picture of the stand-in's state, for the console and tests."""
         return {}
@@ -187,8 +191,9 @@ class StandIn:
         if denied is not None:
             return denied
         extra_headers: dict[str, str] = {}
+        limited = self.counts_against_rate_limit(request)
         for limiter in (self.limiter, self.write_limiter if self.is_write(request) else None):
-            if limiter is None:
+            if limiter is None or not limited:
                 continue
             allowed, remaining, reset = limiter.take()
             if not allowed:

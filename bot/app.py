@@ -1,0 +1,53 @@
+"""build_app: the Bolt app with every listener registered, and the one error handler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from commands import register_all
+from commands.deps import Deps
+from commands.errors import UserFacingError
+
+log = logging.getLogger(__name__)
+
+
+def build_app(*, signing_secret: str, client: WebClient, deps: Deps) -> App:
+    app = App(
+        signing_secret=signing_secret,
+        client=client,
+        # Listeners finish (ack + durable hand-over) before the HTTP response is sent, so nothing
+        # is lost when a process dies right after answering Slack.
+        process_before_response=True,
+        token_verification_enabled=False,
+        ignoring_self_events_enabled=False,
+    )
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any], response: BoltResponse) -> None:
+        if isinstance(error, UserFacingError):
+            text = str(error)
+        else:
+            incident = uuid.uuid4().hex[:8]
+            log.error("listener failed (incident %s): %s", incident, type(error).__name__, exc_info=error)
+            text = f"Something went wrong on our side (incident `{incident}`); nothing was changed. Please try again."
+        response.status = 200
+        response.headers["content-type"] = ["application/json"]
+        if body.get("type") == "view_submission":
+            response.body = json.dumps({"response_action": "errors", "errors": _first_input_error(body, text)})
+        else:
+            response.body = json.dumps({"response_type": "ephemeral", "text": text})
+
+    register_all(app, deps)
+    return app
+
+
+def _first_input_error(body: dict[str, Any], text: str) -> dict[str, str]:
+    values = body.get("view", {}).get("state", {}).get("values", {})
+    block_id = next(iter(values), "error")
+    return {block_id: text[:150]}

@@ -1,0 +1,160 @@
+"""Append-only, hash-chained audit log.
+
+Each entry's hash covers the previous entry's hash and its own canonical JSON, so a changed,
+removed or reordered entry breaks the chain at that point. Appends are serialised by
+updating the single `audit_head` row first, which takes the write lock on every backend.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.db.engine import Database
+from bot.db.models import AuditEntry, AuditHead
+from bot.db.types import utcnow
+
+GENESIS = "0" * 64
+
+
+def _canonical(seq: int, at: datetime, actor: str, action: str, subject: str,
+               request_id: int | None, detail: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "seq": seq,
+            "at": at.isoformat(timespec="microseconds"),
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "request_id": request_id,
+            "detail": detail,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+
+
+def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+    body = _canonical(entry.seq, entry.at, entry.actor, entry.action, entry.subject, entry.request_id, entry.detail)
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def append(session: Session, *, actor: str, action: str, subject: str = "",
+           request_id: int | None = None, detail: dict[str, Any] | None = None) -> AuditEntry:
+    """Add one entry inside the caller's transaction (so it commits with the change it records)."""
+    # The head row is created by the first migration; updating it first takes the write lock.
+    session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1))
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+    session.refresh(head)
+    prev = head.hash
+    entry = AuditEntry(
+        seq=head.seq,
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        subject=subject,
+        request_id=request_id,
+        detail=json.loads(json.dumps(detail or {}, default=str)),
+        prev_hash=prev,
+        hash="",
+    )
+    entry.hash = entry_hash(prev, entry)
+    head.hash = entry.hash
+    session.add(entry)
+    session.add(head)
+    session.flush()
+    return entry
+
+
+def record(db: Database, **kwargs: Any) -> AuditEntry:
+    """Append in a transaction of its own."""
+    with db.session() as session:
+        return append(session, **kwargs)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    problem: str | None = None
+    first_bad_seq: int | None = None
+
+
+def verify(db: Database) -> VerifyResult:
+    prev = GENESIS
+    expected_seq = 1
+    checked = 0
+    with db.session() as session:
+        head = session.get(AuditHead, 1)
+        for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))):
+            if entry.seq != expected_seq:
+                return VerifyResult(False, checked, f"entry {expected_seq} is missing (next is {entry.seq})",
+                                    expected_seq)
+            if entry.prev_hash != prev:
+                return VerifyResult(False, checked, f"entry {entry.seq} does not follow entry {entry.seq - 1} "
+                                    "(removed or reordered)", entry.seq)
+            if entry_hash(prev, entry) != entry.hash:
+                return VerifyResult(False, checked, f"entry {entry.seq} was changed", entry.seq)
+            prev = entry.hash
+            expected_seq += 1
+            checked += 1
+        if head is not None and (head.seq != checked or (checked and head.hash != prev)):
+            return VerifyResult(False, checked, f"entries after {checked} were removed (the log had {head.seq})",
+                                checked + 1)
+    return VerifyResult(True, checked)
+
+
+def iter_entries(db: Database, since: datetime | None = None) -> Iterator[AuditEntry]:
+    with db.session() as session:
+        query = select(AuditEntry).order_by(col(AuditEntry.seq))
+        if since is not None:
+            query = query.where(col(AuditEntry.at) >= since)
+        yield from session.exec(query)
+
+
+EXPORT_FIELDS = ("seq", "at", "actor", "action", "subject", "request_id", "detail", "prev_hash", "hash")
+
+
+def export_row(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": entry.at.isoformat(),
+        "actor": entry.actor,
+        "action": entry.action,
+        "subject": entry.subject,
+        "request_id": f"REQ-{entry.request_id}" if entry.request_id else None,
+        "detail": entry.detail,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+
+
+def export(db: Database, fmt: str, since: datetime | None = None) -> Iterator[str]:
+    """Lines of JSONL, or CSV text chunks with a header, oldest first."""
+    if fmt == "jsonl":
+        for entry in iter_entries(db, since):
+            yield json.dumps(export_row(entry), sort_keys=True) + "\n"
+        return
+    if fmt != "csv":
+        raise ValueError(f"unknown format {fmt!r} (jsonl or csv)")
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    yield buf.getvalue()
+    for entry in iter_entries(db, since):
+        buf.seek(0)
+        buf.truncate()
+        row = export_row(entry)
+        row["detail"] = json.dumps(row["detail"], sort_keys=True)
+        writer.writerow(row)
+        yield buf.getvalue()

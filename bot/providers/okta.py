@@ -1,0 +1,422 @@
+"""Okta: the small directory interface the workflows use, and its adapter on the official SDK.
+
+The `okta` SDK (3.4.6) is async-only and returns `(data, resp, err)` tuples (two-tuples on
+errors of operations that return no body). `OktaSdkDirectory` gives workflows a synchronous
+interface: the SDK's coroutines run on one event-loop thread owned by the adapter, with bounded
+concurrency and pacing on Okta's `X-Rate-Limit-*` headers, and every failure becomes one of the
+typed errors in `bot.providers.errors`, retried by `retrying`.
+
+Measured SDK 3.4.6 defects worked around here (see DESIGN.md):
+- with an API token the generated layer sends `Authorization: SSWS<token>` (no space), which
+  Okta rejects; the request executor builds the correct header, so the generated one is removed;
+- a refused connection, or a 429 without `X-Rate-Limit-Reset`, ends in `AttributeError` on
+  `None.status`; transport errors are raised from the HTTP client instead, and the SDK's own
+  429 retry (the source of the second case) is switched off in favour of `retrying`;
+- a 204 (or 200) with a JSON content type and an empty body raises `JSONDecodeError`;
+- an error response with an empty body is returned as success; statuses are checked here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol, TypeVar
+
+from bot.providers.errors import (
+    AuthError,
+    NotFoundError,
+    ProviderError,
+    RateLimitedError,
+    TransientError,
+    retrying,
+)
+
+PROVIDER = "okta"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class OktaUser:
+    id: str
+    login: str
+    email: str
+    status: str  # ACTIVE, SUSPENDED, DEPROVISIONED, ...
+    first_name: str
+    last_name: str
+    profile: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class OktaGroup:
+    id: str
+    name: str
+    description: str
+
+
+class OktaDirectory(Protocol):
+    """What the workflows need from Okta. Writes are idempotent."""
+
+    def get_user(self, id_or_login: str) -> OktaUser | None: ...
+    def list_user_groups(self, user_id: str) -> list[OktaGroup]: ...
+    def search_groups(self, query: str, limit: int = 20) -> list[OktaGroup]: ...
+    def get_group_by_name(self, name: str) -> OktaGroup | None: ...
+    def list_group_members(self, group_id: str) -> list[OktaUser]: ...
+    def add_member(self, group_id: str, user_id: str) -> None: ...
+    def remove_member(self, group_id: str, user_id: str) -> None: ...
+    def suspend(self, user_id: str) -> None: ...
+    def unsuspend(self, user_id: str) -> None: ...
+    def deactivate(self, user_id: str) -> None: ...
+    def clear_sessions(self, user_id: str) -> None: ...
+    def ping(self) -> str: ...
+
+
+class OktaTransportError(Exception):
+    """The request never got an HTTP response (refused, reset, timed out)."""
+
+
+# --- the SDK adapter ----------------------------------------------------------------------
+
+
+class OktaSdkDirectory:
+    """`OktaDirectory` on the official `okta` SDK, with a synchronous façade.
+
+    Nothing is imported, no thread is started and no connection is made until the first call.
+    """
+
+    def __init__(
+        self,
+        org_url: str,
+        *,
+        api_token: str | None = None,
+        client_id: str | None = None,
+        private_key: str | None = None,
+        scopes: Sequence[str] = (),
+        max_concurrency: int = 10,
+        page_size: int = 200,
+        request_timeout: float = 30.0,
+        retry_attempts: int = 6,
+        retry_base_delay: float = 0.2,
+    ) -> None:
+        if not api_token and not (client_id and private_key and scopes):
+            raise ValueError("Okta needs an API token, or client_id + private_key + scopes for OAuth")
+        self.org_url = org_url.rstrip("/")
+        self._auth: dict[str, Any] = (
+            {"authorizationMode": "SSWS", "token": api_token}
+            if api_token
+            else {"authorizationMode": "PrivateKey", "clientId": client_id, "privateKey": private_key, "scopes": list(scopes)}
+        )
+        self._max_concurrency = max_concurrency
+        self._page_size = page_size
+        self._request_timeout = request_timeout
+        self._retry_attempts = retry_attempts
+        self._retry_base_delay = retry_base_delay
+        self._loop_thread: _LoopThread | None = None
+        self._sdk: _SdkSession | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"OktaSdkDirectory({self.org_url!r}, auth={self._auth['authorizationMode']})"
+
+    # --- OktaDirectory ---------------------------------------------------------------
+    def get_user(self, id_or_login: str) -> OktaUser | None:
+        try:
+            user, _ = self._call("get_user", id_or_login)
+        except NotFoundError:
+            return None
+        return _user(user)
+
+    def list_user_groups(self, user_id: str) -> list[OktaGroup]:
+        groups, _ = self._call("list_user_groups", user_id)
+        return [_group(g) for g in groups or []]
+
+    def search_groups(self, query: str, limit: int = 20) -> list[OktaGroup]:
+        # `q` is Okta's type-ahead search (name prefix); it is never paged.
+        groups, _ = self._call("list_groups", q=query, limit=limit)
+        return [_group(g) for g in groups or []]
+
+    def get_group_by_name(self, name: str) -> OktaGroup | None:
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        groups, _ = self._call("list_groups", search=f'profile.name eq "{quoted}"', limit=10)
+        found = [g for g in map(_group, groups or []) if g.name == name]
+        return found[0] if found else None
+
+    def list_group_members(self, group_id: str) -> list[OktaUser]:
+        members: list[OktaUser] = []
+        after: str | None = None
+        seen: set[str] = set()
+        while True:
+            page, headers = self._call("list_group_users", group_id, after=after, limit=self._page_size)
+            members.extend(_user(u) for u in page or [])
+            after = _next_cursor(headers)
+            if after is None or after in seen:
+                return members
+            seen.add(after)
+
+    def add_member(self, group_id: str, user_id: str) -> None:
+        self._call("assign_user_to_group", group_id, user_id)  # Okta: already a member is a 204 too
+
+    def remove_member(self, group_id: str, user_id: str) -> None:
+        self._call("unassign_user_from_group", group_id, user_id)  # not a member: 204 too
+
+    def suspend(self, user_id: str) -> None:
+        self._transition("suspend_user", user_id, "SUSPENDED")
+
+    def unsuspend(self, user_id: str) -> None:
+        self._transition("unsuspend_user", user_id, "ACTIVE")
+
+    def deactivate(self, user_id: str) -> None:
+        self._transition("deactivate_user", user_id, "DEPROVISIONED")
+
+    def clear_sessions(self, user_id: str) -> None:
+        self._call("revoke_user_sessions", user_id, oauth_tokens=True)
+
+    def ping(self) -> str:
+        users, _ = self._call("list_users", limit=1)
+        return f"{self.org_url}: ok, credentials accepted ({len(users or [])} user(s) on the first page)"
+
+    def close(self) -> None:
+        with self._start_lock:
+            self._closed = True
+            loop_thread, sdk = self._loop_thread, self._sdk
+            self._loop_thread = self._sdk = None
+        if loop_thread is None:
+            return
+        if sdk is not None:
+            loop_thread.run(sdk.aclose())
+        loop_thread.stop()
+
+    # --- plumbing --------------------------------------------------------------------
+    def _transition(self, method: str, user_id: str, target: str) -> None:
+        """Okta refuses (400) a transition from the wrong state; already there counts as done."""
+        try:
+            self._call(method, user_id)
+        except ProviderError as exc:
+            if exc.status != 400:
+                raise
+            user = self.get_user(user_id)
+            if user is None or user.status != target:
+                raise
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, Mapping[str, str]]:
+        loop_thread, sdk = self._started()
+        return retrying(
+            lambda: loop_thread.run(sdk.call(method, *args, **kwargs)),
+            attempts=self._retry_attempts,
+            base_delay=self._retry_base_delay,
+        )
+
+    def _started(self) -> tuple[_LoopThread, _SdkSession]:
+        with self._start_lock:
+            if self._closed:
+                raise RuntimeError("OktaSdkDirectory is closed")
+            if self._loop_thread is None or self._sdk is None:
+                loop_thread = _LoopThread()
+                config = {
+                    "orgUrl": self.org_url,
+                    **self._auth,
+                    "requestTimeout": self._request_timeout,
+                    "rateLimit": {"maxRetries": 0},  # `retrying` owns retries
+                }
+                self._sdk = loop_thread.run(_SdkSession.open(config, self._max_concurrency))
+                self._loop_thread = loop_thread
+            return self._loop_thread, self._sdk
+
+
+class _LoopThread:
+    """One event loop on a daemon thread; `run` submits a coroutine and waits for it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="okta-sdk-loop", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("the Okta adapter's sync methods cannot be called from its own event loop")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
+
+
+class _SdkSession:
+    """Lives on the adapter's loop: the SDK client, its HTTP session, the semaphore and pacing."""
+
+    def __init__(self, client: Any, session: Any, max_concurrency: int) -> None:
+        self._client = client
+        self._session = session
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._paused_until = 0.0  # monotonic; set when Okta says no calls are left in the window
+
+    @classmethod
+    async def open(cls, config: dict[str, Any], max_concurrency: int) -> _SdkSession:
+        import aiohttp  # the SDK's own HTTP library
+
+        with _https_check_disabled(config["orgUrl"].startswith("http://")):
+            from okta.client import Client  # 1.7 s: only ever on first use
+
+            client = Client({**config, "httpClient": _http_client_class()})
+        # Defect 1: drop the generated `SSWS<token>` header; the executor's `SSWS <token>` stays.
+        client.configuration.access_token = None
+        session = aiohttp.ClientSession()
+        client.get_request_executor().set_session(session)
+        return cls(client, session, max_concurrency)
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+    async def call(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, Mapping[str, str]]:
+        await self._wait_for_window()
+        async with self._semaphore:
+            try:
+                result = await getattr(self._client, method)(*args, **kwargs)
+            except OktaTransportError as exc:
+                raise TransientError(PROVIDER, f"{method}: cannot reach Okta ({exc})") from None
+        data, resp, err = result if len(result) == 3 else (None, *result)
+        headers = _headers_of(resp)
+        status = _status_of(resp)
+        self._note_rate_limit(headers)
+        if err is not None or status >= 400:
+            raise _typed_error(method, status, headers, err)
+        return data, headers
+
+    async def _wait_for_window(self) -> None:
+        while (delay := self._paused_until - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+
+    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
+        if headers.get("X-Rate-Limit-Remaining") == "0":
+            wait = _seconds_until_reset(headers)
+            if wait is not None:
+                self._paused_until = max(self._paused_until, time.monotonic() + wait)
+
+
+def _http_client_class() -> type:
+    """The SDK's HTTPClient with defects 2 and 3 fixed (the SDK's documented extension point)."""
+    from okta.errors.http_error import HTTPError
+    from okta.http_client import HTTPClient
+
+    class _FixedHTTPClient(HTTPClient):  # type: ignore[misc]
+        async def send_request(self, request: Any) -> Any:
+            request_info, response, body, error = await super().send_request(request)
+            if response is None and error is not None:
+                raise OktaTransportError(type(error).__name__)
+            return request_info, response, body, error
+
+        @staticmethod
+        def check_response_for_error(url: str, response_details: Any, response_body: str) -> Any:
+            if not response_body:
+                if 200 <= response_details.status <= 299:
+                    return None, None
+                return None, HTTPError(url, response_details, "")
+            return HTTPClient.check_response_for_error(url, response_details, response_body)
+
+    return _FixedHTTPClient
+
+
+_ENV_LOCK = threading.Lock()
+_HTTPS_CHECK_ENV = "OKTA_TESTING_TESTINGDISABLEHTTPSCHECK"
+
+
+@contextmanager
+def _https_check_disabled(needed: bool) -> Iterator[None]:
+    """The SDK refuses http:// org URLs unless this env var is set: the `Client` constructor
+    only merges our dict into its `client` section, so `testing.testingDisableHttpsCheck`
+    cannot be passed in. Set it only while the client is built."""
+    if not needed:
+        yield
+        return
+    with _ENV_LOCK:
+        previous = os.environ.get(_HTTPS_CHECK_ENV)
+        os.environ[_HTTPS_CHECK_ENV] = "true"
+        try:
+            yield
+        finally:
+            if previous is None:
+                del os.environ[_HTTPS_CHECK_ENV]
+            else:
+                os.environ[_HTTPS_CHECK_ENV] = previous
+
+
+# --- mapping SDK results ----------------------------------------------------------------------
+
+
+def _headers_of(resp: Any) -> Mapping[str, str]:
+    """Case-insensitive headers of an `ApiResponse` (dict) or an aiohttp response."""
+    from multidict import CIMultiDict
+
+    raw = getattr(resp, "headers", None) or {}
+    return CIMultiDict(raw)
+
+
+def _status_of(resp: Any) -> int:
+    status = getattr(resp, "status_code", None) or getattr(resp, "status", None)
+    return int(status) if status else 0
+
+
+def _seconds_until_reset(headers: Mapping[str, str]) -> float | None:
+    """`X-Rate-Limit-Reset` is epoch seconds; measured against the server's `Date` when present,
+    so a skewed local clock cannot make us retry early."""
+    reset = headers.get("X-Rate-Limit-Reset")
+    if not reset:
+        return None
+    try:
+        now = parsedate_to_datetime(headers["Date"]).timestamp() if "Date" in headers else time.time()
+        return max(0.0, float(reset) - now)
+    except (ValueError, TypeError):
+        return None
+
+
+def _typed_error(method: str, status: int, headers: Mapping[str, str], err: object) -> ProviderError:
+    code = getattr(err, "error_code", None)
+    summary = getattr(err, "error_summary", None) or (f"HTTP {status}" if status else str(err))
+    message = f"{method}: {code + ' ' if code else ''}{summary}"
+    if status == 404:
+        return NotFoundError(PROVIDER, message, status)
+    if status in (401, 403):
+        return AuthError(PROVIDER, message, status)
+    if status == 429:
+        wait = _seconds_until_reset(headers)
+        return RateLimitedError(PROVIDER, 1.0 if wait is None else wait, message)
+    if status >= 500 or status in (0, 408):
+        return TransientError(PROVIDER, message, status or None)
+    return ProviderError(PROVIDER, message, status)
+
+
+def _next_cursor(headers: Mapping[str, str]) -> str | None:
+    from okta.pagination import PaginationHelper
+
+    cursor: str | None = PaginationHelper.extract_next_cursor({"Link": headers.get("Link")})
+    return cursor
+
+
+def _user(u: Any) -> OktaUser:
+    profile = {k: v for k, v in u.profile.to_dict().items() if v is not None}
+    status = u.status.value if hasattr(u.status, "value") else str(u.status)
+    return OktaUser(
+        id=u.id,
+        login=profile.get("login", ""),
+        email=profile.get("email", ""),
+        status=status,
+        first_name=profile.get("firstName") or "",
+        last_name=profile.get("lastName") or "",
+        profile=profile,
+    )
+
+
+def _group(g: Any) -> OktaGroup:
+    profile = g.profile.to_dict() if g.profile is not None else {}
+    return OktaGroup(id=g.id, name=profile.get("name") or "", description=profile.get("description") or "")
+
+
+OktaDirectoryFactory = Callable[[], OktaDirectory]

@@ -1,0 +1,91 @@
+"""Process lifecycles: web (+ in-process worker), worker alone, Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from waitress.server import create_server
+
+from bot import worker as dbos_worker
+from bot.db.migrate import upgrade
+from bot.policy import Policy
+from bot.services import Services, build_services
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningWeb:
+    services: Services
+    url: str
+    stop: Callable[[], None]
+
+
+def start_web(settings: Settings, policy: Policy, *, host: str = "127.0.0.1", port: int = 0,
+              in_process_worker: bool = True, executor_id: str | None = None, threads: int = 16,
+              services: Services | None = None) -> RunningWeb:
+    """Migrate, start the worker (unless web-only) and serve HTTP in a background thread."""
+    upgrade(settings.database_url)
+    services = services or build_services(settings, policy, in_process_worker=in_process_worker)
+    if in_process_worker:
+        dbos_worker.launch(settings.database_url, executor_id or dbos_worker.default_executor_id())
+    server = create_server(services.web_app(), host=host, port=port, threads=threads, ident="engops",
+                           clear_untrusted_proxy_headers=True)
+    bound_port = server.effective_port  # type: ignore[union-attr]
+    thread = threading.Thread(target=server.run, name="engops-http", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.close()
+        thread.join(timeout=5)
+        if in_process_worker:
+            dbos_worker.shutdown()
+        services.close()
+
+    return RunningWeb(services=services, url=f"http://{host}:{bound_port}", stop=stop)
+
+
+def run_web(settings: Settings, policy: Policy, *, host: str, port: int, in_process_worker: bool,
+            executor_id: str | None, threads: int, wait: Callable[[], None]) -> None:
+    web = start_web(settings, policy, host=host, port=port, in_process_worker=in_process_worker,
+                    executor_id=executor_id, threads=threads)
+    log.info("serving on %s (worker %s)", web.url, "in-process" if in_process_worker else "separate")
+    try:
+        wait()
+    finally:
+        web.stop()
+
+
+def run_worker(settings: Settings, policy: Policy, *, executor_id: str | None, wait: Callable[[], None]) -> None:
+    upgrade(settings.database_url)
+    services = build_services(settings, policy, in_process_worker=True)
+    dbos_worker.launch(settings.database_url, executor_id or dbos_worker.default_executor_id())
+    log.info("worker running")
+    try:
+        wait()
+    finally:
+        dbos_worker.shutdown()
+        services.close()
+
+
+def run_socket(settings: Settings, policy: Policy) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import build_app
+
+    upgrade(settings.database_url)
+    services = build_services(settings, policy, in_process_worker=True)
+    dbos_worker.launch(settings.database_url, dbos_worker.default_executor_id())
+    assert settings.slack_app_token is not None
+    bolt = build_app(signing_secret=(settings.slack_signing_secret.get_secret_value()
+                                     if settings.slack_signing_secret else "socket-mode"),
+                     client=services.messenger.client, deps=services.deps())
+    try:
+        SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()
+    finally:
+        dbos_worker.shutdown()
+        services.close()

@@ -1,0 +1,77 @@
+"""The composition root: the one place adapters, storage and the Slack app are constructed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clock import Clock, SystemClock
+from bot.db.engine import Database
+from bot.metrics import Metrics
+from bot.policy import Policy
+from bot.providers.factory import build_providers
+from bot.settings import Settings
+from bot.slack.messenger import Messenger, make_client
+from bot.worker import ClientDispatcher, Dispatcher, InProcessDispatcher
+from bot.web import WebApp
+from commands.deps import Deps
+from workflows import runtime
+from workflows.runtime import Runtime
+
+
+@dataclass
+class Services:
+    settings: Settings
+    policy: Policy
+    db: Database
+    messenger: Messenger
+    runtime: Runtime
+    dispatcher: Dispatcher
+    metrics: Metrics = field(default_factory=Metrics)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def deps(self) -> Deps:
+        return Deps(policy=self.policy, db=self.db, dispatcher=self.dispatcher, clock=self.runtime.clock)
+
+    def web_app(self) -> WebApp:
+        from bot.app import build_app
+        from commands.gitlab_webhook import make_handler
+        from workflows.webhooks import accept_gitlab_event
+
+        assert self.settings.slack_signing_secret is not None
+        bolt = build_app(
+            signing_secret=self.settings.slack_signing_secret.get_secret_value(),
+            client=self.messenger.client,
+            deps=self.deps(),
+        )
+        secret = self.settings.gitlab_webhook_secret
+        webhook = make_handler(secret.get_secret_value() if secret else None,
+                               lambda event, body: accept_gitlab_event(self.dispatcher, event, body))
+        return WebApp(bolt, self.db, self.metrics, webhook)
+
+    def close(self) -> None:
+        for closer in reversed(self._closers):
+            closer()
+        self.db.dispose()
+
+
+def build_services(settings: Settings, policy: Policy, *, in_process_worker: bool,
+                   clock: Clock | None = None, **provider_overrides: Any) -> Services:
+    db = Database(settings.database_url)
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "xoxb-unset"
+    messenger = Messenger(make_client(token, settings.slack_api_url))
+    providers = build_providers(settings, **provider_overrides)
+    rt = Runtime(settings=settings, policy=policy, db=db, slack=messenger, clock=clock or SystemClock(),
+                 okta=providers.okta, google=providers.google, aws=providers.aws, gitlab=providers.gitlab)
+    runtime.install(rt)
+    dispatcher: Dispatcher
+    closers: list[Callable[[], None]] = [providers.close]
+    if in_process_worker:
+        dispatcher = InProcessDispatcher()
+    else:
+        client_dispatcher = ClientDispatcher(settings.database_url)
+        closers.append(client_dispatcher.close)
+        dispatcher = client_dispatcher
+    return Services(settings=settings, policy=policy, db=db, messenger=messenger, runtime=rt,
+                    dispatcher=dispatcher, _closers=closers)

@@ -1,0 +1,18 @@
+"""What the Slack entry points need, handed in by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.db.engine import Database
+from bot.policy import Policy
+from bot.worker import Dispatcher
+
+
+@dataclass(frozen=True)
+class Deps:
+    policy: Policy
+    db: Database
+    dispatcher: Dispatcher
+    clock: Clock

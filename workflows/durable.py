@@ -1,0 +1,29 @@
+"""Registration of durable workflows by stable name, so any process can enqueue them by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from dbos import DBOS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+QUEUE = "engops"
+REGISTRY: dict[str, Callable[..., Any]] = {}
+
+
+def durable(name: str) -> Callable[[F], F]:
+    """A DBOS workflow registered under `name` (stable across refactors: ids and names are stored)."""
+
+    def wrap(fn: F) -> F:
+        workflow = DBOS.workflow(name=name)(fn)
+        REGISTRY[name] = workflow
+        return workflow
+
+    return wrap
+
+
+def step(**kwargs: Any) -> Callable[[F], F]:
+    """A DBOS step (at-least-once: make it idempotent)."""
+    return DBOS.step(**kwargs)

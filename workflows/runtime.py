@@ -1,0 +1,73 @@
+"""What durable workflows run against: installed once by the composition root.
+
+DBOS workflows are module-level functions that may be resumed in another process after a
+crash, so they cannot take live clients as arguments; they look them up here instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.clock import Clock, SystemClock
+from bot.db.engine import Database
+from bot.policy import Policy
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.providers.aws import AwsAdapter
+    from bot.providers.gitlab import GitLabAdapter
+    from bot.providers.google import GoogleAdapter
+    from bot.providers.okta import OktaAdapter
+    from bot.slack.messenger import Messenger
+
+
+class NotConfiguredError(RuntimeError):
+    pass
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    policy: Policy
+    db: Database
+    slack: Messenger
+    okta: OktaAdapter | None = None
+    google: GoogleAdapter | None = None
+    aws: AwsAdapter | None = None
+    gitlab: GitLabAdapter | None = None
+    clock: Clock = field(default_factory=SystemClock)
+
+    def require_okta(self) -> OktaAdapter:
+        if self.okta is None:
+            raise NotConfiguredError("Okta is not configured (OKTA_CLIENT_ORGURL)")
+        return self.okta
+
+    def require_google(self) -> GoogleAdapter:
+        if self.google is None:
+            raise NotConfiguredError("Google Workspace is not configured (GOOGLE_APPLICATION_CREDENTIALS)")
+        return self.google
+
+    def require_aws(self) -> AwsAdapter:
+        if self.aws is None:
+            raise NotConfiguredError("AWS is not configured")
+        return self.aws
+
+    def require_gitlab(self) -> GitLabAdapter:
+        if self.gitlab is None:
+            raise NotConfiguredError("GitLab is not configured (GITLAB_TOKEN)")
+        return self.gitlab
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime | None) -> None:
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("the workflow runtime is not installed (build services first)")
+    return _current
