@@ -10,10 +10,10 @@ import logging
 import socket
 from typing import Any, Protocol
 
-from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, SetWorkflowID
+from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
 
 from bot.db.engine import plain_url
-from workflows.durable import QUEUE, REGISTRY
+from workflows.durable import QUEUE, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,7 @@ class InProcessDispatcher:
     """Enqueue on the DBOS instance launched in this process."""
 
     def enqueue(self, workflow: str, workflow_id: str, *args: Any) -> None:
-        fn = REGISTRY[workflow]
-        with SetWorkflowID(workflow_id):
-            DBOS.enqueue_workflow(QUEUE, fn, *args)
+        enqueue(workflow, workflow_id, *args)
 
 
 class ClientDispatcher:

@@ -27,3 +27,11 @@ def durable(name: str) -> Callable[[F], F]:
 def step(**kwargs: Any) -> Callable[[F], F]:
     """A DBOS step (at-least-once: make it idempotent)."""
     return DBOS.step(**kwargs)
+
+
+def enqueue(workflow: str, workflow_id: str, *args: Any) -> None:
+    """Enqueue from inside the worker (workflows and steps); the same id never runs twice."""
+    from dbos import SetWorkflowID
+
+    with SetWorkflowID(workflow_id):
+        DBOS.enqueue_workflow(QUEUE, REGISTRY[workflow], *args)

@@ -1,3 +1,3 @@
 """Imports every module that defines durable workflows, so each process knows them all by name."""
 
-from workflows import sweep, webhooks  # noqa: F401
+from workflows import access, approvals, home, replies, sweep, webhooks  # noqa: F401

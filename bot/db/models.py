@@ -44,7 +44,9 @@ class Request(SQLModel, table=True):
     updated_at: datetime = _created()
     decided_at: datetime | None = _ts()
     decided_by_email: str | None = None
+    decided_by_slack_id: str | None = None
     deny_reason: str | None = None
+    attempt: int = 0  # execution attempts (Retry failed steps starts another)
     expires_at: datetime | None = _ts(index=True)  # undecided requests expire
     remind_at: datetime | None = _ts(index=True)
     escalate_at: datetime | None = _ts(index=True)
@@ -67,7 +69,9 @@ class ApprovalStep(SQLModel, table=True):
     approver_slack_ids: list[str] = _json(list)
     status: str = "waiting"  # waiting | pending | approved | denied | skipped
     decided_by_email: str | None = None
+    decided_by_slack_id: str | None = None
     decided_at: datetime | None = _ts()
+    reminded: bool = False
     escalated: bool = False
 
 
@@ -75,13 +79,14 @@ class CardCopy(SQLModel, table=True):
     """One posted copy of a request's card (channel post or DM); all are re-rendered on change."""
 
     __tablename__ = "card_copy"
-    __table_args__ = (UniqueConstraint("request_id", "channel_id", "audience"),)
+    __table_args__ = (UniqueConstraint("request_id", "channel_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(foreign_key="request.id", index=True)
     channel_id: str
     ts: str
     audience: str  # requester | approver | channel
+    recipient_slack_id: str | None = None  # for DM copies
 
 
 class Grant(SQLModel, table=True):
@@ -220,4 +225,15 @@ class RoleMember(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     role: str
     email: str
+    refreshed_at: datetime = _created()
+
+
+class OktaGroupInfo(SQLModel, table=True):
+    """Okta group descriptions for the type-ahead (refreshed by the sweep; never looked up on the ack path)."""
+
+    __tablename__ = "okta_group_info"
+
+    name: str = Field(primary_key=True)
+    okta_id: str = ""
+    description: str = ""
     refreshed_at: datetime = _created()

@@ -11,6 +11,7 @@ credentials are shared, so one token serves all threads).
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import threading
@@ -178,15 +179,15 @@ class GoogleAdapter:
         def once() -> Any:
             nonlocal rate_limited
             users = self._users()
-            http = self._http()
+            transport = self._http()
             self.bucket.acquire()
             try:
-                return make_request(users).execute(http=http)
+                return make_request(users).execute(http=transport)
             except HttpError as exc:
                 error = _map_http_error(exc, self._backoff(rate_limited))
             except RefreshError as exc:
                 error = _map_refresh_error(exc)
-            except (AuthTransportError, HttpLib2Error, OSError) as exc:
+            except (AuthTransportError, HttpLib2Error, http.client.HTTPException, OSError) as exc:
                 error = TransientError(PROVIDER, f"connection failed: {type(exc).__name__}")
             if isinstance(error, RateLimitedError):
                 rate_limited += 1

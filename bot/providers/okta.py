@@ -22,7 +22,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -109,7 +109,12 @@ class OktaSdkDirectory:
         self._auth: dict[str, Any] = (
             {"authorizationMode": "SSWS", "token": api_token}
             if api_token
-            else {"authorizationMode": "PrivateKey", "clientId": client_id, "privateKey": private_key, "scopes": list(scopes)}
+            else {
+                "authorizationMode": "PrivateKey",
+                "clientId": client_id,
+                "privateKey": private_key,
+                "scopes": list(scopes),
+            }
         )
         self._max_concurrency = max_concurrency
         self._page_size = page_size
@@ -224,7 +229,11 @@ class OktaSdkDirectory:
                     "requestTimeout": self._request_timeout,
                     "rateLimit": {"maxRetries": 0},  # `retrying` owns retries
                 }
-                self._sdk = loop_thread.run(_SdkSession.open(config, self._max_concurrency))
+                try:
+                    self._sdk = loop_thread.run(_SdkSession.open(config, self._max_concurrency))
+                except BaseException:
+                    loop_thread.stop()
+                    raise
                 self._loop_thread = loop_thread
             return self._loop_thread, self._sdk
 
@@ -265,7 +274,7 @@ class _SdkSession:
         with _https_check_disabled(config["orgUrl"].startswith("http://")):
             from okta.client import Client  # 1.7 s: only ever on first use
 
-            client = Client({**config, "httpClient": _http_client_class()})
+            client: Any = Client({**config, "httpClient": _http_client_class()})
         # Defect 1: drop the generated `SSWS<token>` header; the executor's `SSWS <token>` stays.
         client.configuration.access_token = None
         session = aiohttp.ClientSession()
@@ -276,13 +285,15 @@ class _SdkSession:
         await self._session.close()
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, Mapping[str, str]]:
-        await self._wait_for_window()
         async with self._semaphore:
+            await self._wait_for_window()
             try:
                 result = await getattr(self._client, method)(*args, **kwargs)
             except OktaTransportError as exc:
                 raise TransientError(PROVIDER, f"{method}: cannot reach Okta ({exc})") from None
         data, resp, err = result if len(result) == 3 else (None, *result)
+        if resp is None:  # the call was never sent: getting the OAuth access token failed
+            raise _token_error(method, err)
         headers = _headers_of(resp)
         status = _status_of(resp)
         self._note_rate_limit(headers)
@@ -306,9 +317,9 @@ def _http_client_class() -> type:
     from okta.errors.http_error import HTTPError
     from okta.http_client import HTTPClient
 
-    class _FixedHTTPClient(HTTPClient):  # type: ignore[misc]
+    class _FixedHTTPClient(HTTPClient):
         async def send_request(self, request: Any) -> Any:
-            request_info, response, body, error = await super().send_request(request)
+            request_info, response, body, error = await super().send_request(request)  # type: ignore[no-untyped-call]
             if response is None and error is not None:
                 raise OktaTransportError(type(error).__name__)
             return request_info, response, body, error
@@ -318,8 +329,8 @@ def _http_client_class() -> type:
             if not response_body:
                 if 200 <= response_details.status <= 299:
                     return None, None
-                return None, HTTPError(url, response_details, "")
-            return HTTPClient.check_response_for_error(url, response_details, response_body)
+                return None, HTTPError(url, response_details, "")  # type: ignore[no-untyped-call]
+            return HTTPClient.check_response_for_error(url, response_details, response_body)  # type: ignore[no-untyped-call]
 
     return _FixedHTTPClient
 
@@ -355,7 +366,7 @@ def _headers_of(resp: Any) -> Mapping[str, str]:
     """Case-insensitive headers of an `ApiResponse` (dict) or an aiohttp response."""
     from multidict import CIMultiDict
 
-    raw = getattr(resp, "headers", None) or {}
+    raw = getattr(resp, "headers", None) or getattr(resp, "response_headers", None) or {}
     return CIMultiDict(raw)
 
 
@@ -377,10 +388,22 @@ def _seconds_until_reset(headers: Mapping[str, str]) -> float | None:
         return None
 
 
-def _typed_error(method: str, status: int, headers: Mapping[str, str], err: object) -> ProviderError:
+def _describe(method: str, status: int, err: object) -> str:
     code = getattr(err, "error_code", None)
     summary = getattr(err, "error_summary", None) or (f"HTTP {status}" if status else str(err))
-    message = f"{method}: {code + ' ' if code else ''}{summary}"
+    causes = [c.get("errorSummary", "") for c in getattr(err, "error_causes", None) or [] if isinstance(c, dict)]
+    return f"{method}: {code + ' ' if code else ''}{summary}" + "".join(f"; {c}" for c in causes if c)
+
+
+def _token_error(method: str, err: object) -> ProviderError:
+    status = _status_of(err)
+    if status == 429 or status >= 500 or not status:
+        return _typed_error(method, status, _headers_of(err), err)
+    return AuthError(PROVIDER, "OAuth access token refused: " + _describe(method, status, err), status)
+
+
+def _typed_error(method: str, status: int, headers: Mapping[str, str], err: object) -> ProviderError:
+    message = _describe(method, status, err)
     if status == 404:
         return NotFoundError(PROVIDER, message, status)
     if status in (401, 403):
@@ -417,6 +440,3 @@ def _user(u: Any) -> OktaUser:
 def _group(g: Any) -> OktaGroup:
     profile = g.profile.to_dict() if g.profile is not None else {}
     return OktaGroup(id=g.id, name=profile.get("name") or "", description=profile.get("description") or "")
-
-
-OktaDirectoryFactory = Callable[[], OktaDirectory]

@@ -50,6 +50,7 @@ class Fault:
     remaining: int | None = 1
     rate: float = 1.0
     kind: str = "error"  # "error" (vendor error body) | "timeout" (sleep, then drop) | "ratelimit"
+    after: bool = False  # fail after the call took effect (the change is made, the client sees the error)
 
 
 class FixedWindowLimiter:
@@ -202,13 +203,8 @@ class StandIn:
                 return resp
             extra_headers.update(self.rate_limit_headers(limiter, remaining, reset))
         fault = self._matching_fault(request)
-        if fault is not None:
-            if fault.kind == "timeout":
-                time.sleep(fault.status / 1000.0)
-                return self.error_response(504, "timeout")
-            if fault.kind == "ratelimit":
-                return self.rate_limited_response(time.time() + 1)
-            return self.error_response(fault.status, "injected fault")
+        if fault is not None and not fault.after:
+            return self._fault_response(fault)
         try:
             adapter = self.url_map.bind_to_environ(request.environ)
             endpoint, args = adapter.match()
@@ -217,8 +213,18 @@ class StandIn:
             response = self.error_response(404, f"not found: {request.method} {request.path}")
         except HTTPException as exc:
             response = self.error_response(exc.code or 500, exc.description or "error")
+        if fault is not None:
+            return self._fault_response(fault)
         response.headers.update(extra_headers)
         return response
+
+    def _fault_response(self, fault: Fault) -> Response:
+        if fault.kind == "timeout":
+            time.sleep(fault.status / 1000.0)
+            return self.error_response(504, "timeout")
+        if fault.kind == "ratelimit":
+            return self.rate_limited_response(time.time() + 1)
+        return self.error_response(fault.status, "injected fault")
 
     def _matching_fault(self, request: Request) -> Fault | None:
         with self.lock:
@@ -265,7 +271,9 @@ class RunningServer:
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self.host = host
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"serve-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name=f"serve-{self.port}", daemon=True
+        )
         self._thread.start()
 
     @property

@@ -27,6 +27,8 @@ from bot.sandbox.base import FixedWindowLimiter, StandIn, json_response
 from bot.sandbox.directory import Directory
 
 DEFAULT_TOKEN = "okta-stand-in-token"
+TOKEN_PATH = "/oauth2/v1/token"
+_JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 # Okta's default limit for most /api/v1/users endpoints; advertised when no limiter is set.
 _NOMINAL_LIMIT = 600
@@ -68,6 +70,13 @@ class _User:
             "mobilePhone": None,
             "secondEmail": None,
         }
+
+
+@dataclass(frozen=True)
+class _ServiceApp:
+    client_id: str
+    public_key_pem: str
+    scopes: frozenset[str]
 
 
 @dataclass
@@ -170,7 +179,8 @@ class OktaStandIn(StandIn):
     def __init__(self, api_token: str = DEFAULT_TOKEN) -> None:
         super().__init__()
         self.api_tokens: set[str] = {api_token}
-        self.access_tokens: set[str] = set()  # accepted as `Bearer <token>`
+        self.access_tokens: dict[str, frozenset[str]] = {}  # `Bearer <token>` -> granted scopes
+        self.service_apps: dict[str, _ServiceApp] = {}
         self.users: dict[str, _User] = {}
         self.groups: dict[str, _Group] = {}
         self.sessions_cleared: Counter[str] = Counter()  # login -> DELETE .../sessions calls
@@ -220,6 +230,11 @@ class OktaStandIn(StandIn):
     def add_membership(self, group_name: str, login: str) -> None:
         with self.lock:
             self._group_named(group_name).members.add(self._user_by_login(login).id)
+
+    def register_service_app(self, client_id: str, public_key_pem: str, scopes: Iterable[str]) -> None:
+        """An OAuth 2.0 service app: `private_key_jwt` client auth, client-credentials grant."""
+        with self.lock:
+            self.service_apps[client_id] = _ServiceApp(client_id, public_key_pem, frozenset(scopes))
 
     def set_status(self, login: str, status: str) -> None:
         with self.lock:
@@ -281,12 +296,18 @@ class OktaStandIn(StandIn):
 
     # --- vendor hooks ----------------------------------------------------------------
     def authorize(self, request: Request) -> Response | None:
-        header = request.headers.get("Authorization", "")
-        scheme, sep, token = header.partition(" ")
-        ok = sep == " " and (
-            (scheme == "SSWS" and token in self.api_tokens) or (scheme == "Bearer" and token in self.access_tokens)
-        )
-        return None if ok else self.error_response(401, "")
+        if request.path == TOKEN_PATH:
+            return None  # the client authenticates with its signed assertion
+        scheme, sep, token = request.headers.get("Authorization", "").partition(" ")
+        if sep and scheme == "SSWS" and token in self.api_tokens:
+            return None
+        if sep and scheme == "Bearer" and token in self.access_tokens:
+            needed = _required_scope(request)
+            granted = self.access_tokens[token]
+            if needed in granted or needed.replace(".read", ".manage") in granted:
+                return None
+            return self._okta_error(403, "", [f"The access token is missing the scope {needed}"])
+        return self.error_response(401, "")
 
     def error_response(self, status: int, message: str) -> Response:
         return self._okta_error(status, message.removeprefix("not found: "), [])
@@ -336,6 +357,7 @@ class OktaStandIn(StandIn):
     # --- routes ------------------------------------------------------------------------
     def _routes(self) -> None:
         r = self.route
+        r(TOKEN_PATH, ["POST"], self._h(self.oauth_token))
         r("/api/v1/users", ["GET"], self._h(self.list_users))
         r("/api/v1/users/<id>/groups", ["GET"], self._h(self.list_user_groups))
         r("/api/v1/users/<id>/lifecycle/<action>", ["POST"], self._h(self.lifecycle))
@@ -547,7 +569,54 @@ class OktaStandIn(StandIn):
             self.oauth_tokens_revoked[user.login] += 1
         return self._no_content()
 
+    def oauth_token(self, request: Request) -> Response:
+        """Client-credentials grant with a `private_key_jwt` client assertion, as Okta service apps use."""
+        import jwt  # PyJWT, installed with the okta SDK; only needed for OAuth
+
+        form = request.form
+        if form.get("grant_type") != "client_credentials":
+            return _oauth_error(400, "unsupported_grant_type", "The authorization grant type is not supported.")
+        assertion = form.get("client_assertion", "")
+        try:
+            if form.get("client_assertion_type") != _JWT_BEARER:
+                raise jwt.InvalidTokenError("client_assertion_type")
+            client_id = jwt.decode(assertion, options={"verify_signature": False}).get("iss", "")
+            app = self.service_apps.get(client_id)
+            if app is None:
+                raise jwt.InvalidTokenError("unknown client")
+            claims = jwt.decode(
+                assertion,
+                app.public_key_pem,
+                algorithms=["RS256"],
+                audience=request.host_url.rstrip("/") + TOKEN_PATH,
+                issuer=client_id,
+                options={"require": ["exp", "iat", "iss", "sub", "aud"]},
+            )
+            if claims["sub"] != client_id:
+                raise jwt.InvalidTokenError("sub")
+        except jwt.PyJWTError:
+            return _oauth_error(401, "invalid_client", "The client_assertion token is invalid.")
+        requested = frozenset(form.get("scope", "").split())
+        if not requested or not requested <= app.scopes:
+            return _oauth_error(400, "invalid_scope", "One or more scopes are not configured for the client.")
+        token = secrets.token_urlsafe(32)
+        self.access_tokens[token] = requested
+        scope = " ".join(sorted(requested))
+        return json_response({"token_type": "Bearer", "expires_in": 3600, "access_token": token, "scope": scope})
+
     @staticmethod
     def _no_content() -> Response:
         # Okta labels its empty 204 responses `application/json`; clients must not parse them.
         return Response(b"", status=204, content_type="application/json")
+
+
+def _required_scope(request: Request) -> str:
+    """The OAuth scope the spec's `security` section names for this operation."""
+    resource = "groups" if request.path.startswith("/api/v1/groups") else "users"
+    if request.method == "GET":
+        return f"okta.{resource}.read"
+    return f"okta.{resource}.manage"
+
+
+def _oauth_error(status: int, error: str, description: str) -> Response:
+    return json_response({"error": error, "error_description": description}, status)

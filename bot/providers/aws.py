@@ -1,0 +1,360 @@
+"""AWS provider (IAM access keys, Secrets Manager): the interface the workflows use and its boto3 adapter.
+
+botocore's own retries are switched off so that `retrying` is the one retry loop; ClientErrors
+become the typed errors of `bot.providers.errors`. A new secret access key only ever travels
+inside `NewKeySecret` (a SecretStr) and is never put in a log line or an exception message;
+botocore's DEBUG wire logs (request params, response bodies) are filtered for the same reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any, Literal, Protocol, TypeVar
+
+from pydantic import SecretStr
+
+from bot.providers.errors import (
+    AuthError,
+    NotFoundError,
+    ProviderError,
+    RateLimitedError,
+    TransientError,
+    retrying,
+)
+
+PROVIDER = "aws"
+DEFAULT_REGION = "us-east-1"
+EMAIL_TAG = "email"
+
+_THROTTLING = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+    }
+)
+_LIMIT_EXCEEDED = frozenset({"LimitExceeded", "LimitExceededException"})
+_NOT_FOUND = frozenset({"NoSuchEntity", "ResourceNotFoundException"})
+_AUTH = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "AuthFailure",
+    }
+)
+_TRANSIENT = frozenset({"ServiceFailure", "ServiceUnavailable", "InternalFailure", "InternalServiceError"})
+# botocore logs request params (SecretString) and response bodies (SecretAccessKey) at DEBUG here.
+_WIRE_LOGGERS = ("botocore.endpoint", "botocore.parsers")
+
+T = TypeVar("T")
+
+
+class KeyLimitError(ProviderError):
+    """The IAM user already has the maximum number of access keys (2)."""
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    id: str
+    status: Literal["Active", "Inactive"]
+    created: datetime
+    last_used: datetime | None
+
+
+@dataclass(frozen=True)
+class NewKeySecret:
+    """A freshly created key's secret half; its repr shows only the key id."""
+
+    access_key_id: str
+    secret_access_key: SecretStr
+
+    def as_secret_value(self) -> dict[str, str]:
+        """The JSON fields stored in Secrets Manager (the only place the secret may go)."""
+        return {"AccessKeyId": self.access_key_id, "SecretAccessKey": self.secret_access_key.get_secret_value()}
+
+
+class AwsProvider(Protocol):
+    def find_iam_user(self, email: str) -> str | None: ...
+
+    def list_keys(self, user: str) -> list[AccessKey]: ...
+
+    def create_key(self, user: str) -> tuple[AccessKey, NewKeySecret]: ...
+
+    def set_key_status(self, user: str, key_id: str, active: bool) -> None: ...
+
+    def delete_key(self, user: str, key_id: str) -> None: ...
+
+    def put_secret(self, name: str, value: dict[str, str], client_request_token: str) -> str: ...
+
+    def ping(self) -> str: ...
+
+
+class AwsAdapter:
+    """AwsProvider on boto3. Clients are created lazily, once, and shared (boto3 clients are thread-safe)."""
+
+    def __init__(
+        self,
+        endpoint_url: str | None = None,
+        region: str = DEFAULT_REGION,
+        *,
+        session: Any = None,
+        attempts: int = 6,
+        throttle_backoff: float = 0.5,
+        tag_index_ttl: float = 60.0,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._session = session
+        self._attempts = attempts
+        self._throttle_backoff = throttle_backoff
+        self._tag_index_ttl = tag_index_ttl
+        self._timeout = timeout
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self._tag_index: dict[str, list[str]] | None = None
+        self._tag_index_at = 0.0
+        _silence_wire_logs()
+
+    # --- AwsProvider -------------------------------------------------------------------------------------
+    def find_iam_user(self, email: str) -> str | None:
+        """SPEC: the IAM user tagged email=<email>, else the one named like the email, else like its local part."""
+        wanted = email.strip().lower()
+        tagged = self._email_index().get(wanted, [])
+        if len(tagged) > 1:
+            raise ProviderError(PROVIDER, f"several IAM users are tagged {EMAIL_TAG}={wanted}: {', '.join(tagged)}")
+        if tagged:
+            return tagged[0]
+        for name in dict.fromkeys((wanted, wanted.partition("@")[0])):
+            if name and self._user_exists(name):
+                return name
+        return None
+
+    def list_keys(self, user: str) -> list[AccessKey]:
+        iam = self._client("iam")
+        metadata: list[dict[str, Any]] = self._call(
+            lambda: [
+                item
+                for page in iam.get_paginator("list_access_keys").paginate(UserName=user)
+                for item in page["AccessKeyMetadata"]
+            ]
+        )
+        keys = []
+        for item in metadata:
+            key_id = str(item["AccessKeyId"])
+            last = self._call(partial(iam.get_access_key_last_used, AccessKeyId=key_id))
+            keys.append(
+                AccessKey(
+                    id=key_id,
+                    status=_status(item["Status"]),
+                    created=item["CreateDate"],
+                    last_used=last.get("AccessKeyLastUsed", {}).get("LastUsedDate"),
+                )
+            )
+        return sorted(keys, key=lambda k: k.created)
+
+    def create_key(self, user: str) -> tuple[AccessKey, NewKeySecret]:
+        iam = self._client("iam")
+        created = self._call(lambda: iam.create_access_key(UserName=user), limit_error=KeyLimitError)["AccessKey"]
+        key = AccessKey(
+            id=str(created["AccessKeyId"]),
+            status=_status(created["Status"]),
+            created=created["CreateDate"],
+            last_used=None,
+        )
+        return key, NewKeySecret(key.id, SecretStr(str(created["SecretAccessKey"])))
+
+    def set_key_status(self, user: str, key_id: str, active: bool) -> None:
+        iam = self._client("iam")
+        status = "Active" if active else "Inactive"
+        self._call(lambda: iam.update_access_key(UserName=user, AccessKeyId=key_id, Status=status))
+
+    def delete_key(self, user: str, key_id: str) -> None:
+        iam = self._client("iam")
+        with suppress(NotFoundError):  # already gone: the goal is reached
+            self._call(lambda: iam.delete_access_key(UserName=user, AccessKeyId=key_id))
+
+    def put_secret(self, name: str, value: dict[str, str], client_request_token: str) -> str:
+        """Store `value` as JSON under `name`; the same token never makes a second version (safe to retry).
+
+        AWS requires the token to be 32-64 characters; use e.g. a UUID derived from the workflow id.
+        """
+        if not 32 <= len(client_request_token) <= 64:
+            raise ValueError("client_request_token must be 32-64 characters")
+        secrets = self._client("secretsmanager")
+        secret_string = json.dumps(value, sort_keys=True)
+        try:
+            created = self._call(
+                lambda: secrets.create_secret(
+                    Name=name, SecretString=secret_string, ClientRequestToken=client_request_token
+                ),
+                exists_ok=True,
+            )
+        except _AlreadyExists:
+            created = self._call(
+                lambda: secrets.put_secret_value(
+                    SecretId=name, SecretString=secret_string, ClientRequestToken=client_request_token
+                )
+            )
+        return str(created["ARN"])
+
+    def ping(self) -> str:
+        sts = self._client("sts")
+        identity = self._call(lambda: sts.get_caller_identity())
+        return str(identity["Arn"])
+
+    # --- plumbing --------------------------------------------------------------------------------------------
+    def _email_index(self) -> dict[str, list[str]]:
+        """email (lower case) -> IAM users tagged with it. ListUsers returns no tags, so one ListUserTags each;
+        cached for `tag_index_ttl` seconds so a bulk offboarding scans IAM once, not once per person."""
+        with self._lock:
+            if self._tag_index is not None and self._clock() - self._tag_index_at < self._tag_index_ttl:
+                return self._tag_index
+        iam = self._client("iam")
+        names: list[str] = self._call(
+            lambda: [u["UserName"] for page in iam.get_paginator("list_users").paginate() for u in page["Users"]]
+        )
+        index: dict[str, list[str]] = {}
+        for name in names:
+            try:
+                tags = self._call(partial(self._user_tags, iam, name))
+            except NotFoundError:
+                continue  # deleted since the listing
+            for tag in tags:
+                if tag["Key"] == EMAIL_TAG:
+                    index.setdefault(str(tag["Value"]).strip().lower(), []).append(name)
+        with self._lock:
+            self._tag_index, self._tag_index_at = index, self._clock()
+        return index
+
+    @staticmethod
+    def _user_tags(iam: Any, name: str) -> list[dict[str, str]]:
+        return [tag for page in iam.get_paginator("list_user_tags").paginate(UserName=name) for tag in page["Tags"]]
+
+    def _user_exists(self, name: str) -> bool:
+        iam = self._client("iam")
+        try:
+            self._call(lambda: iam.get_user(UserName=name))
+        except NotFoundError:
+            return False
+        return True
+
+    def _client(self, service: str) -> Any:
+        with self._lock:
+            client = self._clients.get(service)
+            if client is None:
+                import boto3
+                from botocore.config import Config
+
+                session = self._session or boto3.session.Session()
+                config = Config(
+                    region_name=self.region,
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    connect_timeout=self._timeout,
+                    read_timeout=self._timeout,
+                )
+                client = self._clients[service] = session.client(
+                    service, endpoint_url=self.endpoint_url, region_name=self.region, config=config
+                )
+            return client
+
+    def _call(
+        self,
+        fn: Callable[[], T],
+        *,
+        limit_error: type[ProviderError] = ProviderError,
+        exists_ok: bool = False,
+    ) -> T:
+        from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+        throttled = 0
+
+        def once() -> T:
+            nonlocal throttled
+            try:
+                return fn()
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                if exists_ok and code == "ResourceExistsException":
+                    raise _AlreadyExists() from None
+                error = _map_client_error(exc, code, limit_error, self._backoff(throttled))
+            except (ConnectionError, HTTPClientError) as exc:
+                error = TransientError(PROVIDER, f"connection failed: {type(exc).__name__}")
+            except BotoCoreError as exc:
+                # e.g. ParamValidationError, whose text can quote a parameter value: name the class only.
+                error = ProviderError(PROVIDER, f"request not sent: {type(exc).__name__}")
+            if isinstance(error, RateLimitedError):
+                throttled += 1
+            raise error from None  # the botocore exception may carry request parameters
+
+        return retrying(once, attempts=self._attempts, sleep=self._sleep)
+
+    def _backoff(self, throttled_so_far: int) -> float:
+        # AWS throttling carries no Retry-After; back off exponentially with jitter, as botocore would.
+        return min(20.0, self._throttle_backoff * 2.0**throttled_so_far) * (0.5 + random.random() / 2)
+
+
+class _AlreadyExists(Exception):
+    pass
+
+
+def _status(value: object) -> Literal["Active", "Inactive"]:
+    return "Active" if value == "Active" else "Inactive"
+
+
+def _map_client_error(exc: Any, code: str, limit_error: type[ProviderError], throttle_wait: float) -> ProviderError:
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)) or None
+    operation = str(getattr(exc, "operation_name", "request"))
+    # AWS error messages name resources and limits, never secret values; keep them for the operator.
+    detail = f"{operation}: {code}: {exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")
+    if code in _THROTTLING or status == 429:
+        return RateLimitedError(PROVIDER, throttle_wait, detail)
+    if code in _LIMIT_EXCEEDED:
+        return limit_error(PROVIDER, detail, status)
+    if code in _NOT_FOUND:
+        return NotFoundError(PROVIDER, detail, status)
+    if code in _AUTH:
+        return AuthError(PROVIDER, detail, status)
+    if code in _TRANSIENT or (status is not None and status >= 500):
+        return TransientError(PROVIDER, detail, status)
+    return ProviderError(PROVIDER, detail, status)
+
+
+class _DropDebug(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_DROP_DEBUG = _DropDebug()
+
+
+def _silence_wire_logs() -> None:
+    for name in _WIRE_LOGGERS:
+        logger = logging.getLogger(name)
+        if _DROP_DEBUG not in logger.filters:
+            logger.addFilter(_DROP_DEBUG)

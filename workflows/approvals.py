@@ -1,0 +1,574 @@
+"""The approval engine shared by every automated request (SPEC §6.1).
+
+Handlers call `open_request` and `decide` (database only, safe before the ack); everything that
+talks to Slack or a provider runs in the durable workflows below. Decisions are compare-and-set
+on the step row and the request's version, so concurrent clicks give exactly one decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot import audit
+from bot.db.engine import Database
+from bot.db.models import ApprovalStep, CardCopy, Person, Request
+from bot.db.queries import request_with_steps
+from bot.policy import ADMIN_ROLE, role_name
+from bot.slack import cards
+from bot.slack.escape import escape
+from bot.worker import Dispatcher
+from workflows import people, runtime
+from workflows.durable import durable, enqueue, step
+from workflows.kinds import PlanError, kind_of
+from workflows.sweep import due_handler
+
+log = logging.getLogger(__name__)
+
+
+# --- handler side (database only) ------------------------------------------------------------
+@dataclass(frozen=True)
+class NewRequest:
+    kind: str
+    requester_slack_id: str
+    summary: str
+    reason: str
+    step_specs: list[str]
+    requester_email: str = ""  # resolved later when not known yet
+    subject_email: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    channel_id: str | None = None
+    auto_approve: bool = False
+
+
+def open_request(db: Database, dispatcher: Dispatcher, new: NewRequest) -> Request:
+    """Store the request and hand it to the durable submit workflow. Returns it with its id."""
+    with db.session() as session:
+        req = Request(
+            kind=new.kind,
+            status="submitted",
+            requester_email=new.requester_email,
+            requester_slack_id=new.requester_slack_id,
+            subject_email=new.subject_email,
+            summary=new.summary,
+            reason=new.reason,
+            details={**new.details, "step_specs": new.step_specs, "auto_approve": new.auto_approve},
+            channel_id=new.channel_id,
+        )
+        session.add(req)
+        session.flush()
+        audit.append(session, actor=new.requester_email or new.requester_slack_id, action="request.submitted",
+                     subject=new.subject_email or new.requester_email, request_id=req.id,
+                     detail={"kind": new.kind, "summary": new.summary})
+    assert req.id is not None
+    dispatcher.enqueue("submit_request", f"submit-{req.id}", req.id)
+    return req
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    message: str
+    version: int | None = None
+
+
+def _stale_message(req: Request) -> str:
+    if req.status == "submitted":
+        return f"{req.ref} is still being prepared; try again in a moment."
+    who = req.decided_by_email or "someone"
+    at = req.decided_at.strftime("%H:%M UTC") if req.decided_at else ""
+    verbs = {"approved": "approved", "running": "approved", "done": "approved and done", "denied": "denied",
+             "failed": "approved (it then failed)", "partly_failed": "approved (it then partly failed)"}
+    if req.status in verbs:
+        return f"{req.ref} was already {verbs[req.status]} by {who} at {at}; nothing changed.".replace(" at ;", ";")
+    return f"{req.ref} is no longer waiting for approval ({cards.status_label(req.status)}); nothing changed."
+
+
+def _current_step(steps: list[ApprovalStep]) -> ApprovalStep | None:
+    return next((s for s in steps if s.status == "pending"), None)
+
+
+def _clicker_email(session: Session, slack_id: str, step: ApprovalStep) -> str:
+    if slack_id in step.approver_slack_ids:
+        return step.approver_emails[step.approver_slack_ids.index(slack_id)]
+    person = session.get(Person, slack_id)
+    return person.email if person else slack_id
+
+
+def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason: str | None,
+           now: datetime) -> Outcome:
+    """Record one approver's decision on the current step, or say why it changes nothing."""
+    with db.session() as session:
+        found = request_with_steps(session, request_id)
+        if found is None:
+            return Outcome(False, f"REQ-{request_id} does not exist.")
+        req, steps = found
+        if req.status != "pending":
+            return Outcome(False, _stale_message(req))
+        current = _current_step(steps)
+        if current is None:
+            return Outcome(False, _stale_message(req))
+        own = {req.requester_slack_id}
+        person = session.get(Person, clicker)
+        if clicker in own or (person and person.email in (req.requester_email, req.subject_email)):
+            return Outcome(False, f"You cannot approve or deny your own request ({req.ref}), "
+                                  "not even as an owner or admin.")
+        if clicker not in current.approver_slack_ids:
+            waiting = ", ".join(current.approver_emails) or "nobody"
+            return Outcome(False, f"You are not an approver of the current step of {req.ref} "
+                                  f"({current.spec}: {waiting}); nothing changed.")
+        email = _clicker_email(session, clicker, current)
+        claimed = session.execute(
+            update(ApprovalStep)
+            .where(col(ApprovalStep.id) == current.id, col(ApprovalStep.status) == "pending")
+            .values(status="approved" if approve else "denied", decided_by_email=email,
+                    decided_by_slack_id=clicker, decided_at=now)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            with db.session() as fresh:
+                again = fresh.get(Request, request_id)
+                return Outcome(False, _stale_message(again) if again else "Request not found.")
+        following = [s for s in steps if s.position > current.position]
+        values: dict[str, Any] = {"version": req.version + 1, "updated_at": now, "decided_by_email": email,
+                                  "decided_by_slack_id": clicker, "decided_at": now}
+        if not approve:
+            values.update(status="denied", deny_reason=reason)
+        elif following:
+            nxt = following[0]
+            session.execute(update(ApprovalStep).where(col(ApprovalStep.id) == nxt.id).values(status="pending"))
+            values.update(_timers(now))
+        else:
+            values.update(status="approved", remind_at=None, escalate_at=None, expires_at=None)
+        moved = session.execute(
+            update(Request).where(col(Request.id) == request_id, col(Request.version) == req.version).values(**values)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            return Outcome(False, "Someone else acted on this request at the same moment; nothing changed.")
+        audit.append(session, actor=email, action="request.approved_step" if approve else "request.denied",
+                     subject=req.subject_email or req.requester_email, request_id=request_id,
+                     detail={"step": current.spec, "position": current.position, "reason": reason})
+        version = req.version + 1
+    verb = "Approved" if approve else "Denied"
+    return Outcome(True, f"{verb} {req.ref}.", version)
+
+
+def _timers(now: datetime) -> dict[str, Any]:
+    defaults = runtime.current().policy.access.defaults
+    return {"remind_at": now + defaults.remind_after, "escalate_at": now + defaults.escalate_after}
+
+
+def announce_change(dispatcher: Dispatcher, request_id: int, version: int) -> None:
+    dispatcher.enqueue("request_changed", f"changed-{request_id}-v{version}", request_id, version)
+
+
+def retry(db: Database, dispatcher: Dispatcher, request_id: int, clicker: str, now: datetime) -> Outcome:
+    """Retry failed steps: the requester or it-admins, on a failed or partly failed request."""
+    with db.session() as session:
+        req = session.get(Request, request_id)
+        if req is None:
+            return Outcome(False, f"REQ-{request_id} does not exist.")
+        person = session.get(Person, clicker)
+        admins = people_with_role(session, ADMIN_ROLE)
+        if clicker != req.requester_slack_id and not (person and person.email in admins):
+            return Outcome(False, f"Only the requester or an IT admin can retry {req.ref}.")
+        moved = session.execute(
+            update(Request)
+            .where(col(Request.id) == request_id, col(Request.status).in_(("failed", "partly_failed")))
+            .values(status="running", attempt=req.attempt + 1, version=req.version + 1, error=None, updated_at=now)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            return Outcome(False, f"{req.ref} has nothing to retry ({cards.status_label(req.status)}).")
+        actor = person.email if person else clicker
+        audit.append(session, actor=actor, action="request.retry", request_id=request_id,
+                     detail={"attempt": req.attempt + 1})
+        attempt, version = req.attempt + 1, req.version + 1
+    dispatcher.enqueue(kind_of(req).execute_workflow(), f"execute-{request_id}-{attempt}", request_id, attempt)
+    announce_change(dispatcher, request_id, version)
+    return Outcome(True, f"Retrying the failed steps of {req.ref}.", version)
+
+
+def people_with_role(session: Session, role: str) -> set[str]:
+    from bot.db.models import RoleMember
+
+    return set(session.exec(select(RoleMember.email).where(RoleMember.role == role)))
+
+
+# --- workflows ------------------------------------------------------------------------------
+def _load(request_id: int) -> tuple[Request, list[ApprovalStep]]:
+    with runtime.current().db.session() as session:
+        found = request_with_steps(session, request_id)
+    if found is None:
+        raise LookupError(f"REQ-{request_id} vanished")
+    return found
+
+
+@step(retries_allowed=True, max_attempts=5, interval_seconds=1.0)
+def _resolve_requester(request_id: int) -> None:
+    req, _ = _load(request_id)
+    email = req.requester_email or people.email_of(req.requester_slack_id)
+    subject_slack_id = req.details.get("subject_slack_id")
+    subject = req.subject_email or (people.email_of(str(subject_slack_id)) if subject_slack_id else None)
+    with runtime.current().db.session() as session:
+        row = session.get(Request, request_id)
+        assert row is not None
+        row.requester_email, row.subject_email = email.lower(), subject.lower() if subject else None
+        session.add(row)
+
+
+@step()
+def _plan(request_id: int) -> list[str] | str:
+    """The dry-run plan, or the reason it cannot be done."""
+    req, _ = _load(request_id)
+    try:
+        return kind_of(req).plan(req)
+    except PlanError as exc:
+        return str(exc)
+
+
+def approvers_for(spec: str, req: Request) -> list[str]:
+    subject = req.subject_email or req.requester_email
+    if spec == "manager":
+        manager = people.manager_of(subject)
+        return [manager] if manager else []
+    if spec == "owners":
+        return [str(o).lower() for o in req.details.get("owners", [])]
+    role = role_name(spec)
+    if role is not None:
+        return people.role_holders(role)
+    return [spec.lower()]
+
+
+@step(retries_allowed=True, max_attempts=5, interval_seconds=1.0)
+def _resolve_steps(request_id: int) -> None:
+    """Approver rows for each step; the requester and the subject are never their own approvers."""
+    req, existing = _load(request_id)
+    if existing:
+        return
+    excluded = {req.requester_email.lower(), (req.subject_email or req.requester_email).lower()}
+    rows = []
+    for position, spec in enumerate(req.details.get("step_specs", [])):
+        emails = [e for e in approvers_for(spec, req) if e not in excluded]
+        fallback = False
+        if not emails:
+            # e.g. the requester is the only owner, or no manager is on file: IT admins decide.
+            emails = [e for e in people.role_holders(ADMIN_ROLE) if e not in excluded]
+            fallback = True
+        slack_ids = [people.slack_id_of(e) or "" for e in emails]
+        rows.append(ApprovalStep(request_id=request_id, position=position,
+                                 spec=f"{spec} → {ADMIN_ROLE}" if fallback else spec,
+                                 approver_emails=emails, approver_slack_ids=slack_ids))
+    with runtime.current().db.session() as session:
+        for row in rows:
+            session.add(row)
+
+
+@step()
+def _open_for_approval(request_id: int, plan: list[str]) -> str:
+    """Move the request to pending (or straight to approved); returns the new status."""
+    rt = runtime.current()
+    now = rt.clock.now()
+    defaults = rt.policy.access.defaults
+    with rt.db.session() as session:
+        req = session.get(Request, request_id)
+        assert req is not None
+        if req.status != "submitted":
+            return req.status
+        steps = list(session.exec(select(ApprovalStep).where(ApprovalStep.request_id == request_id)
+                                  .order_by(col(ApprovalStep.position))))
+        req.plan = plan
+        req.version += 1
+        req.updated_at = now
+        if req.details.get("auto_approve") or not steps:
+            req.status = "approved"
+            req.decided_at = now
+            req.decided_by_email = "auto-approve (policy)"
+            for s in steps:
+                s.status = "skipped"
+                session.add(s)
+            audit.append(session, actor="engops-bot", action="request.auto_approved", request_id=request_id,
+                         subject=req.subject_email or req.requester_email)
+        else:
+            req.status = "pending"
+            steps[0].status = "pending"
+            session.add(steps[0])
+            req.remind_at = now + defaults.remind_after
+            req.escalate_at = now + defaults.escalate_after
+            req.expires_at = now + defaults.expire_after
+        session.add(req)
+        return req.status
+
+
+@step()
+def _fail_submission(request_id: int, why: str) -> None:
+    rt = runtime.current()
+    with rt.db.session() as session:
+        req = session.get(Request, request_id)
+        assert req is not None
+        if req.status != "submitted":
+            return
+        req.status, req.error, req.version = "failed", why, req.version + 1
+        session.add(req)
+        audit.append(session, actor="engops-bot", action="request.rejected", request_id=request_id,
+                     detail={"why": why})
+
+
+@durable("submit_request")
+def submit_request(request_id: int) -> None:
+    _resolve_requester(request_id)
+    plan = _plan(request_id)
+    if isinstance(plan, str):
+        _fail_submission(request_id, plan)
+        _notify_requester(request_id, f"Your request REQ-{request_id} cannot be done: {plan}")
+        return
+    _resolve_steps(request_id)
+    status = _open_for_approval(request_id, plan)
+    _post_cards(request_id)
+    if status == "approved":
+        _start_execution(request_id)
+    else:
+        _notify_requester(request_id, f"Your request REQ-{request_id} was submitted and waits for approval.")
+
+
+@durable("request_changed")
+def request_changed(request_id: int, version: int) -> None:
+    """After a decision: refresh every copy, tell the people concerned, execute when approved."""
+    req, steps = _load(request_id)
+    _post_cards(request_id)
+    _refresh_cards(request_id)
+    message = _change_message(req, steps)
+    if message:
+        _notify_requester(request_id, message)
+    if req.status == "approved" and req.version == version:
+        _start_execution(request_id)
+
+
+def _change_message(req: Request, steps: list[ApprovalStep]) -> str | None:
+    who = req.decided_by_email or "someone"
+    if req.status == "denied":
+        return f"Your request {req.ref} was denied by {who}: {req.deny_reason or ''}"
+    if req.status == "approved":
+        return f"Your request {req.ref} was approved by {who}. Working on it now."
+    if req.status == "pending" and req.decided_by_email:
+        current = _current_step(steps)
+        nxt = f"; now waiting for {current.spec}" if current else ""
+        return f"{who} approved a step of your request {req.ref}{nxt}."
+    return None
+
+
+@step()
+def _start_execution(request_id: int) -> None:
+    rt = runtime.current()
+    with rt.db.session() as session:
+        moved = session.execute(update(Request).where(col(Request.id) == request_id,
+                                                      col(Request.status) == "approved")
+                                .values(status="running", attempt=1))
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            return
+    req, _ = _load(request_id)
+    enqueue(kind_of(req).execute_workflow(), f"execute-{request_id}-1", request_id, 1)
+
+
+@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+def _notify_requester(request_id: int, text: str) -> None:
+    req, _ = _load(request_id)
+    runtime.current().slack.dm(req.requester_slack_id, escape(text))
+
+
+def notify_requester(request_id: int, text: str) -> None:
+    _notify_requester(request_id, text)
+
+
+# --- cards ------------------------------------------------------------------------------------
+def _actions_for(copy: CardCopy, req: Request, steps: list[ApprovalStep]) -> list[str]:
+    actions: list[str] = []
+    current = _current_step(steps)
+    if req.status == "pending" and current is not None:
+        if copy.audience == "channel" or (copy.audience == "approver"
+                                          and copy.recipient_slack_id in current.approver_slack_ids):
+            actions += [cards.APPROVE, cards.DENY]
+    if copy.audience in ("requester", "channel"):
+        actions += kind_of(req).requester_actions(req)
+        if req.status in ("failed", "partly_failed"):
+            actions.append(cards.RETRY)
+    return actions
+
+
+@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+def _post_cards(request_id: int) -> None:
+    """Post the copies that do not exist yet: requester DM, current approvers' DMs, the channel."""
+    rt = runtime.current()
+    req, steps = _load(request_id)
+    with rt.db.session() as session:
+        have = {c.channel_id for c in session.exec(select(CardCopy).where(CardCopy.request_id == request_id))}
+    wanted: list[tuple[str, str | None, str]] = [("requester", req.requester_slack_id, "")]
+    current = _current_step(steps)
+    if current is not None and req.status == "pending":
+        wanted += [("approver", sid, "") for sid in current.approver_slack_ids if sid]
+    if req.channel_id and req.channel_id[:1] in ("C", "G"):
+        wanted.append(("channel", None, req.channel_id))
+    for audience, recipient, channel in wanted:
+        channel = channel or rt.slack.dm_channel(recipient or "")
+        if channel in have:
+            continue
+        copy = CardCopy(request_id=request_id, channel_id=channel, ts="", audience=audience,
+                        recipient_slack_id=recipient)
+        blocks = cards.request_blocks(req, steps, actions=_actions_for(copy, req, steps))
+        posted = rt.slack.post(channel, cards.request_text(req), blocks)
+        copy.ts = posted.ts
+        copy.channel_id = posted.channel
+        with rt.db.session() as session:
+            session.add(copy)
+        have.add(posted.channel)
+
+
+@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+def _refresh_cards(request_id: int) -> None:
+    rt = runtime.current()
+    req, steps = _load(request_id)
+    with rt.db.session() as session:
+        copies = list(session.exec(select(CardCopy).where(CardCopy.request_id == request_id)))
+    for copy in copies:
+        blocks = cards.request_blocks(req, steps, actions=_actions_for(copy, req, steps))
+        rt.slack.update(copy.channel_id, copy.ts, cards.request_text(req), blocks)
+
+
+def refresh_cards(request_id: int) -> None:
+    _refresh_cards(request_id)
+
+
+# --- time-bound: reminders, escalation, expiry ----------------------------------------------------
+def _due(now: datetime, column: Any) -> list[int]:
+    with runtime.current().db.session() as session:
+        query = select(Request.id).where(Request.status == "pending").where(column <= now)
+        return [i for i in session.exec(query) if i is not None]
+
+
+@due_handler("approvals.remind")
+def remind_due(now: datetime) -> int:
+    ids = _due(now, col(Request.remind_at))
+    for request_id in ids:
+        enqueue("remind_approvers", f"remind-{request_id}", request_id)
+    return len(ids)
+
+
+@due_handler("approvals.escalate")
+def escalate_due(now: datetime) -> int:
+    ids = _due(now, col(Request.escalate_at))
+    for request_id in ids:
+        enqueue("escalate_approval", f"escalate-{request_id}", request_id)
+    return len(ids)
+
+
+@due_handler("approvals.expire")
+def expire_due(now: datetime) -> int:
+    rt = runtime.current()
+    expired = []
+    for request_id in _due(now, col(Request.expires_at)):
+        with rt.db.session() as session:
+            req = session.get(Request, request_id)
+            moved = session.execute(update(Request).where(col(Request.id) == request_id,
+                                                          col(Request.status) == "pending")
+                                    .values(status="expired", version=Request.version + 1, updated_at=now))
+            if moved.rowcount == 1 and req is not None:  # type: ignore[attr-defined]
+                audit.append(session, actor="engops-bot", action="request.expired", request_id=request_id)
+                expired.append((request_id, req.version + 1))
+    for request_id, version in expired:
+        enqueue("request_expired", f"expired-{request_id}", request_id, version)
+    return len(expired)
+
+
+@durable("request_expired")
+def request_expired(request_id: int, version: int) -> None:
+    _refresh_cards(request_id)
+    days = runtime.current().policy.access.defaults.expire_after.days
+    _notify_requester(request_id, f"Your request REQ-{request_id} expired: nobody decided within {days} days. "
+                                  "Ask again if you still need it.")
+
+
+@durable("remind_approvers")
+def remind_approvers(request_id: int) -> None:
+    _send_reminder(request_id)
+
+
+@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+def _send_reminder(request_id: int) -> None:
+    rt = runtime.current()
+    with rt.db.session() as session:
+        found = request_with_steps(session, request_id)
+        if found is None:
+            return
+        req, steps = found
+        current = _current_step(steps)
+        if req.status != "pending" or current is None or current.reminded:
+            return
+        current.reminded = True
+        req.remind_at = None
+        session.add(current)
+        session.add(req)
+        targets = [s for s in current.approver_slack_ids if s]
+        audit.append(session, actor="engops-bot", action="request.reminded", request_id=request_id,
+                     detail={"approvers": current.approver_emails})
+    for slack_id in targets:
+        rt.slack.dm(slack_id, f"Reminder: {req.ref} ({escape(req.summary)}) is waiting for your approval.")
+
+
+@durable("escalate_approval")
+def escalate_approval(request_id: int) -> None:
+    if _widen_to_admins(request_id):
+        _post_cards(request_id)
+        _refresh_cards(request_id)
+
+
+@step()
+def _widen_to_admins(request_id: int) -> bool:
+    """Add role:it-admins to the current step's approvers (never the requester)."""
+    rt = runtime.current()
+    admins = people.role_holders(ADMIN_ROLE)
+    with rt.db.session() as session:
+        found = request_with_steps(session, request_id)
+        if found is None:
+            return False
+        req, steps = found
+        current = _current_step(steps)
+        if req.status != "pending" or current is None or current.escalated:
+            return False
+        excluded = {req.requester_email, req.subject_email}
+        emails = list(current.approver_emails)
+        for admin in admins:
+            if admin not in emails and admin not in excluded:
+                emails.append(admin)
+        current.approver_emails = emails
+        current.approver_slack_ids = [people.slack_id_of(e) or "" for e in emails]
+        current.escalated = True
+        req.escalate_at = None
+        session.add(current)
+        session.add(req)
+        audit.append(session, actor="engops-bot", action="request.escalated", request_id=request_id,
+                     detail={"approvers": emails})
+    return True
+
+
+def check_can_decide(db: Database, request_id: int, clicker: str) -> Outcome:
+    """The same checks `decide` makes, without deciding (before opening the Deny modal)."""
+    with db.session() as session:
+        found = request_with_steps(session, request_id)
+        if found is None:
+            return Outcome(False, f"REQ-{request_id} does not exist.")
+        req, steps = found
+        current = _current_step(steps)
+        if req.status != "pending" or current is None:
+            return Outcome(False, _stale_message(req))
+        person = session.get(Person, clicker)
+        if clicker == req.requester_slack_id or (person and person.email in (req.requester_email,
+                                                                             req.subject_email)):
+            return Outcome(False, f"You cannot approve or deny your own request ({req.ref}).")
+        if clicker not in current.approver_slack_ids:
+            return Outcome(False, f"You are not an approver of the current step of {req.ref}; nothing changed.")
+        return Outcome(True, "", req.version)

@@ -1,0 +1,33 @@
+"""Publishing the App Home tab from stored state."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from bot.db import queries
+from bot.db.models import Grant
+from bot.slack.home import home_view
+from bot.worker import Dispatcher
+from workflows import runtime
+from workflows.durable import durable, step
+
+
+def request_home(dispatcher: Dispatcher, slack_id: str, event_id: str) -> None:
+    dispatcher.enqueue("publish_home", f"home-{event_id}", slack_id)
+
+
+@step(retries_allowed=True, max_attempts=3, interval_seconds=1.0)
+def _publish(slack_id: str) -> None:
+    rt = runtime.current()
+    with rt.db.session() as session:
+        email = queries.email_of(session, slack_id)
+        requests = queries.open_requests_of(session, slack_id)
+        grants = list(session.exec(select(Grant).where(Grant.status == "active")
+                                   .where((col(Grant.user_slack_id) == slack_id) | (col(Grant.user_email) == email))))
+        waiting = queries.waiting_on(session, slack_id, email)
+    rt.slack.publish_home(slack_id, home_view(requests, grants, waiting))
+
+
+@durable("publish_home")
+def publish_home(slack_id: str) -> None:
+    _publish(slack_id)

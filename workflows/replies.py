@@ -1,0 +1,26 @@
+"""Answers to a click that could not be given in the ack (Slack calls happen after it)."""
+
+from __future__ import annotations
+
+from bot.slack.escape import escape
+from bot.worker import Dispatcher
+from workflows import runtime
+from workflows.durable import durable, step
+
+
+def reply_later(dispatcher: Dispatcher, reply_id: str, user: str, channel: str | None, text: str) -> None:
+    dispatcher.enqueue("reply", f"reply-{reply_id}", user, channel, text)
+
+
+@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+def _send(user: str, channel: str | None, text: str) -> None:
+    slack = runtime.current().slack
+    if channel:
+        slack.ephemeral(channel, user, escape(text))
+    else:
+        slack.dm(user, escape(text))
+
+
+@durable("reply")
+def reply(user: str, channel: str | None, text: str) -> None:
+    _send(user, channel, text)
