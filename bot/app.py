@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from commands import register_all
@@ -18,9 +19,17 @@ log = logging.getLogger(__name__)
 
 
 def build_app(*, signing_secret: str, client: WebClient, deps: Deps) -> App:
+    token = client.token or ""
+
+    def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
+        # Single workspace: the token is known. Bolt's default would call auth.test on the first
+        # request, a Slack call before the ack.
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
     app = App(
         signing_secret=signing_secret,
         client=client,
+        authorize=authorize,
         # Listeners finish (ack + durable hand-over) before the HTTP response is sent, so nothing
         # is lost when a process dies right after answering Slack.
         process_before_response=True,

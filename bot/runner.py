@@ -36,10 +36,20 @@ def start_web(settings: Settings, policy: Policy, *, host: str = "127.0.0.1", po
     server = create_server(services.web_app(), host=host, port=port, threads=threads, ident="engops",
                            clear_untrusted_proxy_headers=True)
     bound_port = server.effective_port  # type: ignore[union-attr]
-    thread = threading.Thread(target=server.run, name="engops-http", daemon=True)
+    stopping = threading.Event()
+
+    def serve() -> None:
+        try:
+            server.run()
+        except (OSError, ValueError):
+            if not stopping.is_set():  # closing the socket under the loop is how waitress stops
+                raise
+
+    thread = threading.Thread(target=serve, name="engops-http", daemon=True)
     thread.start()
 
     def stop() -> None:
+        stopping.set()
         server.close()
         thread.join(timeout=5)
         if in_process_worker:

@@ -15,10 +15,10 @@ from bot.policy import Policy
 from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.providers.aws import AwsAdapter
-    from bot.providers.gitlab import GitLabAdapter
-    from bot.providers.google import GoogleAdapter
-    from bot.providers.okta import OktaAdapter
+    from bot.providers.aws import AwsProvider
+    from bot.providers.gitlab import IssueTracker
+    from bot.providers.google import GoogleProvider
+    from bot.providers.okta import OktaDirectory
     from bot.slack.messenger import Messenger
 
 
@@ -32,28 +32,28 @@ class Runtime:
     policy: Policy
     db: Database
     slack: Messenger
-    okta: OktaAdapter | None = None
-    google: GoogleAdapter | None = None
-    aws: AwsAdapter | None = None
-    gitlab: GitLabAdapter | None = None
+    okta: OktaDirectory | None = None
+    google: GoogleProvider | None = None
+    aws: AwsProvider | None = None
+    gitlab: IssueTracker | None = None
     clock: Clock = field(default_factory=SystemClock)
 
-    def require_okta(self) -> OktaAdapter:
+    def require_okta(self) -> OktaDirectory:
         if self.okta is None:
             raise NotConfiguredError("Okta is not configured (OKTA_CLIENT_ORGURL)")
         return self.okta
 
-    def require_google(self) -> GoogleAdapter:
+    def require_google(self) -> GoogleProvider:
         if self.google is None:
             raise NotConfiguredError("Google Workspace is not configured (GOOGLE_APPLICATION_CREDENTIALS)")
         return self.google
 
-    def require_aws(self) -> AwsAdapter:
+    def require_aws(self) -> AwsProvider:
         if self.aws is None:
             raise NotConfiguredError("AWS is not configured")
         return self.aws
 
-    def require_gitlab(self) -> GitLabAdapter:
+    def require_gitlab(self) -> IssueTracker:
         if self.gitlab is None:
             raise NotConfiguredError("GitLab is not configured (GITLAB_TOKEN)")
         return self.gitlab

@@ -271,7 +271,9 @@ class AwsAdapter:
                 import boto3
                 from botocore.config import Config
 
-                session = self._session or boto3.session.Session()
+                if self._session is None:
+                    self._session = boto3.session.Session()
+                session = self._session
                 config = Config(
                     region_name=self.region,
                     retries={"total_max_attempts": 1, "mode": "standard"},

@@ -130,7 +130,17 @@ class SlackUser:
             "is_owner": False,
             "is_bot": self.is_bot,
             "is_app_user": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "updated": 1_700_000_000,
             "profile": {
+                "avatar_hash": "",
+                "title": "",
+                "phone": "",
+                "skype": "",
+                "status_text": "",
+                "status_emoji": "",
+                "fields": {},
                 "real_name": self.real_name,
                 "real_name_normalized": self.real_name,
                 "display_name": self.name,
@@ -581,7 +591,7 @@ class SlackStandIn(StandIn):
         self.add_user(bot_user_id, bot_name, "EngOps Bot", "", is_bot=True)
         for method, spec in METHODS.items():
             self.route(f"/api/{method}", ["GET", "POST"], self._api_handler(method, spec))
-        self.route("/response/<token>", ["POST"], self._handle_response_url)
+        self.route("/response/<path:token>", ["POST"], self._handle_response_url)
 
     @classmethod
     def from_directory(cls, directory: Directory, **kwargs: Any) -> SlackStandIn:

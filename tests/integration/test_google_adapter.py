@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -60,6 +61,18 @@ def adapter(key: ServiceAccountKey, server: RunningServer, sleeps: Sleeps) -> Go
     return GoogleAdapter(key.path, DEFAULT_ADMIN_SUBJECT, server.url, rate_limit_backoff=0.1, sleep=sleeps)
 
 
+def delegated_session(key: ServiceAccountKey, scopes: list[str]) -> requests.Session:
+    """A plain google-auth session acting as the admin, for requests the adapter would never send."""
+    from google.auth.transport.requests import AuthorizedSession
+    from google.oauth2 import service_account
+
+    credentials = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+        str(key.path), scopes=scopes
+    )
+    session: requests.Session = AuthorizedSession(credentials.with_subject(DEFAULT_ADMIN_SUBJECT))  # type: ignore[no-untyped-call]
+    return session
+
+
 def api_calls(stand_in: GoogleStandIn) -> list[Any]:
     return [c for c in stand_in.calls if c.path != "/token"]
 
@@ -76,7 +89,7 @@ def test_token_is_fetched_once_with_a_signed_delegation_assertion(
     token_calls = stand_in.calls_to("POST", "/token")
     assert len(token_calls) == 1
     form = dict(x.split("=", 1) for x in token_calls[0].text().split("&"))
-    assert requests.utils.unquote(form["grant_type"]) == JWT_BEARER
+    assert unquote(form["grant_type"]) == JWT_BEARER
     claims = json.loads(base64.urlsafe_b64decode(form["assertion"].split(".")[1] + "=="))
     assert claims["sub"] == DEFAULT_ADMIN_SUBJECT
     assert set(claims["scope"].split()) == set(SCOPES)
@@ -181,11 +194,7 @@ def test_sign_out_needs_the_security_scope(
     stand_in: GoogleStandIn, key: ServiceAccountKey, server: RunningServer
 ) -> None:
     """Why the adapter asks for admin.directory.user.security: admin.directory.user alone cannot sign out."""
-    from google.auth.transport.requests import AuthorizedSession
-    from google.oauth2 import service_account
-
-    credentials = service_account.Credentials.from_service_account_file(str(key.path), scopes=[SCOPE_USER])
-    session = AuthorizedSession(credentials.with_subject(DEFAULT_ADMIN_SUBJECT))
+    session = delegated_session(key, [SCOPE_USER])
     url = server.url + "/admin/directory/v1/users/alice@example.com"
     assert session.get(url, timeout=5).status_code == 200
     denied = session.post(url + "/signOut", timeout=5)
@@ -352,11 +361,7 @@ def test_every_request_matches_the_discovery_document(adapter: GoogleAdapter, st
 
 
 def test_stand_in_refuses_parameters_google_does_not_know(key: ServiceAccountKey, server: RunningServer) -> None:
-    from google.auth.transport.requests import AuthorizedSession
-    from google.oauth2 import service_account
-
-    credentials = service_account.Credentials.from_service_account_file(str(key.path), scopes=list(SCOPES))
-    session = AuthorizedSession(credentials.with_subject(DEFAULT_ADMIN_SUBJECT))
+    session = delegated_session(key, list(SCOPES))
     base = server.url + "/admin/directory/v1/users"
     assert session.get(base, params={"domain": "example.com", "maxResults": "500"}, timeout=5).status_code == 200
     bad = [

@@ -1,0 +1,173 @@
+"""The whole system on one machine: every stand-in, the bot in HTTP mode with its worker, and a
+driver that acts as Slack. Used by `engops sandbox`, the scenario tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.clock import Clock, ManualClock, SystemClock
+from bot.policy import Policy, load_policy
+from bot.runner import RunningWeb, start_web
+from bot.sandbox import aws as sandbox_aws
+from bot.sandbox.base import RunningServer
+from bot.sandbox.directory import Directory, demo_directory
+from bot.sandbox.gitlab import DEFAULT_TOKEN as GITLAB_TOKEN
+from bot.sandbox.gitlab import GitLabStandIn
+from bot.sandbox.google import DEFAULT_ADMIN_SUBJECT, GoogleStandIn
+from bot.sandbox.okta import DEFAULT_TOKEN as OKTA_TOKEN
+from bot.sandbox.okta import OktaStandIn
+from bot.sandbox.slack import SlackStandIn
+from bot.sandbox.slack_driver import SlackDriver
+from bot.services import build_services
+from bot.settings import Settings, load_settings
+
+EXAMPLE_POLICY = Path(__file__).resolve().parents[2] / "policy.example.yaml"
+SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105  (a local stand-in's, not a real secret)
+WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105
+BOT_TOKEN = "xoxb-sandbox-bot-token"  # noqa: S105
+
+
+@dataclass
+class StackOptions:
+    data_dir: Path
+    database_url: str | None = None
+    policy_path: Path = EXAMPLE_POLICY
+    manual_clock: bool = False
+    fast_retries: bool = False  # tests: short provider back-off so failure paths finish quickly
+    app_port: int = 0
+    executor_id: str = field(default_factory=lambda: f"stack-{uuid.uuid4().hex[:6]}")
+    seed_aws: bool = True
+
+
+class Stack:
+    """Start with `Stack.start(options)`; stop with `stop()`."""
+
+    def __init__(self, options: StackOptions, directory: Directory) -> None:
+        self.options = options
+        self.directory = directory
+        self.clock: Clock = ManualClock() if options.manual_clock else SystemClock()
+        self.slack = SlackStandIn.from_directory(directory, bot_token=BOT_TOKEN)
+        self.okta = OktaStandIn.from_directory(directory)
+        self.google = GoogleStandIn.from_directory(directory)
+        self.gitlab = GitLabStandIn.from_directory(directory)
+        self._servers: list[RunningServer] = []
+        self.moto: sandbox_aws.MotoServer | None = None
+        self.web: RunningWeb | None = None
+        self.settings: Settings | None = None
+        self.policy: Policy | None = None
+        self.driver: SlackDriver | None = None
+
+    @classmethod
+    def start(cls, options: StackOptions, directory: Directory | None = None) -> Stack:
+        stack = cls(options, directory or demo_directory())
+        try:
+            stack._start()
+        except BaseException:
+            stack.stop()
+            raise
+        return stack
+
+    def _serve(self, app: Any) -> RunningServer:
+        server = RunningServer(app)
+        self._servers.append(server)
+        return server
+
+    def _start(self) -> None:
+        opts = self.options
+        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        slack_srv = self._serve(self.slack)
+        self.slack.base_url = slack_srv.url
+        okta_srv = self._serve(self.okta)
+        google_srv = self._serve(self.google)
+        gitlab_srv = self._serve(self.gitlab)
+        key = self.google.issue_key(opts.data_dir / "google-service-account.json", google_srv.url)
+        self.moto = sandbox_aws.MotoServer().start()
+        self.moto.reset()  # moto keeps its backends per process, not per server
+        if opts.seed_aws:
+            sandbox_aws.seed_aws(self.moto.url, self.directory)
+        env = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": f"{slack_srv.url}/api/",
+            "OKTA_CLIENT_ORGURL": okta_srv.url,
+            "OKTA_CLIENT_TOKEN": OKTA_TOKEN,
+            "GOOGLE_APPLICATION_CREDENTIALS": str(key.path),
+            "GOOGLE_ADMIN_SUBJECT": DEFAULT_ADMIN_SUBJECT,
+            "GOOGLE_API_URL": f"{google_srv.url}/",
+            "AWS_ENDPOINT_URL": self.moto.url,
+            "GITLAB_URL": gitlab_srv.url,
+            "GITLAB_TOKEN": GITLAB_TOKEN,
+            "GITLAB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "DATABASE_URL": opts.database_url or f"sqlite:///{opts.data_dir / 'engops.db'}",
+            "ENGOPS_POLICY": str(opts.policy_path),
+        }
+        self.settings = load_settings(env)
+        self.policy = load_policy(opts.policy_path)
+        overrides = self._fast_adapters(okta_srv.url) if opts.fast_retries else {}
+        services = build_services(self.settings, self.policy, in_process_worker=True, clock=self.clock, **overrides)
+        self.web = start_web(self.settings, self.policy, port=opts.app_port, executor_id=opts.executor_id,
+                             services=services)
+        self.driver = SlackDriver(self.web.url, SIGNING_SECRET, self.slack)
+
+    @staticmethod
+    def _fast_adapters(okta_url: str) -> dict[str, Any]:
+        from bot.providers.okta import OktaSdkDirectory
+
+        return {"okta": OktaSdkDirectory(okta_url, api_token=OKTA_TOKEN, retry_attempts=3, retry_base_delay=0.02)}
+
+    # --- helpers for tests and the console -----------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self.web is not None
+        return self.web.url
+
+    def run_sweep(self) -> dict[str, int]:
+        """Run the scheduled sweep now, at the stack's clock (tests move a ManualClock instead of waiting)."""
+        from workflows.sweep import run_sweep
+
+        return run_sweep(self.clock.now())
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        assert isinstance(self.clock, ManualClock), "advance() needs StackOptions(manual_clock=True)"
+        self.clock.advance(timedelta(**delta))
+
+    def wait_idle(self, timeout: float = 15.0) -> None:
+        """Wait until no durable work is queued or running."""
+        from dbos import DBOS
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            busy = DBOS.list_workflows(status=["PENDING", "ENQUEUED"], load_input=False, load_output=False)
+            if not [w for w in busy if not (w.workflow_id or "").startswith("sched-")]:
+                return
+            time.sleep(0.02)
+        raise TimeoutError(f"durable work still running after {timeout}s: "
+                           f"{[w.workflow_id for w in busy][:10]}")
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise TimeoutError(f"timed out waiting for {what}")
+
+    def stop(self) -> None:
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
+        for server in reversed(self._servers):
+            server.stop()
+        self._servers.clear()
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
