@@ -32,7 +32,8 @@ class Services:
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def deps(self) -> Deps:
-        return Deps(policy=self.policy, db=self.db, dispatcher=self.dispatcher, clock=self.runtime.clock)
+        return Deps(policy=self.policy, db=self.db, dispatcher=self.dispatcher, clock=self.runtime.clock,
+                    slack=self.messenger.client)
 
     def web_app(self) -> WebApp:
         from bot.app import build_app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import uuid
 from typing import Any, Protocol
 
 from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
@@ -80,6 +81,7 @@ def launch(database_url: str, executor_id: str, *, schedules: bool = True, poll_
         DBOS.apply_schedules(
             [{"schedule_name": "sweep", "workflow_fn": sweep_tick, "schedule": SWEEP_SCHEDULE, "queue_name": QUEUE}]
         )
+    enqueue("startup_sweep", f"startup-{executor_id}-{uuid.uuid4().hex[:8]}")
     log.info("worker %s launched", executor_id)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
 from sqlmodel import col, select
 
 from bot.db import queries
@@ -25,7 +24,7 @@ HELPDESK = "helpdesk"
 
 def register(app: App, deps: Deps) -> None:
     @app.command("/access")
-    def access(ack: Ack, command: dict[str, Any], client: WebClient) -> None:
+    def access(ack: Ack, command: dict[str, Any]) -> None:
         text = (command.get("text") or "").strip()
         user = command["user_id"]
         first = text.split(maxsplit=1)[0].lower() if text else ""
@@ -36,13 +35,13 @@ def register(app: App, deps: Deps) -> None:
             ack(text=revoke_text(deps, user, text.split(maxsplit=1)[1] if " " in text else ""))
             return
         ack()
-        client.views_open(trigger_id=command["trigger_id"],
+        deps.slack.views_open(trigger_id=command["trigger_id"],
                           view=modal_for(deps, user, command.get("channel_id"), text))
 
     @app.shortcut("request_access")
-    def shortcut(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+    def shortcut(ack: Ack, shortcut: dict[str, Any]) -> None:
         ack()
-        client.views_open(trigger_id=shortcut["trigger_id"], view=modal_for(deps, shortcut["user"]["id"], None, ""))
+        deps.slack.views_open(trigger_id=shortcut["trigger_id"], view=modal_for(deps, shortcut["user"]["id"], None, ""))
 
     @app.options(modals.GROUP_ACTION)
     def group_options(ack: Ack, payload: dict[str, Any]) -> None:

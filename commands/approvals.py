@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
 from sqlmodel import select
 
 from bot.db.models import Grant
@@ -34,7 +33,7 @@ def register(app: App, deps: Deps) -> None:
         answer(body, outcome)
 
     @app.action(cards.DENY)
-    def deny(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    def deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         request_id = request_id_from(action)
         if request_id is None:
@@ -43,7 +42,7 @@ def register(app: App, deps: Deps) -> None:
         if not outcome.ok:
             answer(body, outcome)
             return
-        client.views_open(trigger_id=body["trigger_id"], view=modals.deny_modal(request_id, channel_of(body)))
+        deps.slack.views_open(trigger_id=body["trigger_id"], view=modals.deny_modal(request_id, channel_of(body)))
 
     @app.view(modals.DENY_CALLBACK)
     def deny_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slack_sdk import WebClient
+
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.policy import Policy
@@ -16,3 +18,4 @@ class Deps:
     db: Database
     dispatcher: Dispatcher
     clock: Clock
+    slack: WebClient  # for views.open, the one Slack call made before the ack

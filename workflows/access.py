@@ -18,9 +18,9 @@ from bot.slack import cards
 from bot.worker import Dispatcher
 from workflows import people, runtime
 from workflows.approvals import Outcome, notify_requester, people_with_role, refresh_cards
-from workflows.durable import durable, enqueue, step
+from workflows.durable import durable, step
 from workflows.kinds import PlanError, register_kind
-from workflows.sweep import due_handler
+from workflows.sweep import Job, due_handler
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def _reopen_grant(grant_id: int, error: str) -> None:
 
 
 @due_handler("access.expire_grants")
-def expire_grants(now: datetime) -> int:
+def expire_grants(now: datetime) -> list[Job]:
     with runtime.current().db.session() as session:
         due = list(session.exec(select(Grant).where(col(Grant.status).in_(("active", "expiring")))
                                 .where(col(Grant.expires_at) <= now)))
@@ -267,15 +267,13 @@ def expire_grants(now: datetime) -> int:
             if grant.status == "active":
                 grant.status = "expiring"
                 session.add(grant)
-    for grant in due:
-        # a per-attempt id: a removal that failed is tried again on a later sweep
-        enqueue("end_grant", f"expire-grant-{grant.id}-{int(now.timestamp()) // 60}", grant.id)
-    return len(due)
+    # a per-minute id: a removal that failed is tried again on a later sweep
+    return [("end_grant", f"expire-grant-{g.id}-{int(now.timestamp()) // 60}", [g.id]) for g in due]
 
 
 @due_handler("access.warn_grants")
-def warn_grants(now: datetime) -> int:
-    sent = 0
+def warn_grants(now: datetime) -> list[Job]:
+    jobs: list[Job] = []
     for flag, ahead in (("warned_hour", WARN_HOUR), ("warned_day", WARN_DAY)):
         with runtime.current().db.session() as session:
             due = list(session.exec(select(Grant).where(Grant.status == "active")
@@ -288,11 +286,10 @@ def warn_grants(now: datetime) -> int:
                 session.add(grant)
         for grant in due:
             assert grant.expires_at is not None
-            enqueue("warn_grant", f"warn-{grant.id}-{flag}", grant.request_id,
-                    f"Heads-up: your access to {grant.okta_group} ends {describe_until(grant.expires_at, now)} "
+            text = (f"Heads-up: your access to {grant.okta_group} ends {describe_until(grant.expires_at, now)} "
                     f"(REQ-{grant.request_id}). Request it again if you still need it.")
-            sent += 1
-    return sent
+            jobs.append(("warn_grant", f"warn-{grant.id}-{flag}", [grant.request_id, text]))
+    return jobs
 
 
 @durable("warn_grant")
@@ -301,12 +298,13 @@ def warn_grant(request_id: int, text: str) -> None:
 
 
 @due_handler("people.refresh_roles")
-def refresh_roles(now: datetime) -> int:
-    return people.refresh_roles(now)
+def refresh_roles(now: datetime) -> list[Job]:
+    people.refresh_roles(now)
+    return []
 
 
 @due_handler("access.refresh_group_info")
-def refresh_group_info(now: datetime) -> int:
+def refresh_group_info(now: datetime) -> list[Job]:
     """Okta descriptions of the requestable groups, for the type-ahead (every 10 minutes)."""
     from bot.db.models import OktaGroupInfo
 
@@ -315,7 +313,7 @@ def refresh_group_info(now: datetime) -> int:
         newest = session.exec(select(OktaGroupInfo.refreshed_at).order_by(
             col(OktaGroupInfo.refreshed_at).desc())).first()
     if newest is not None and now - newest < people.ROLE_REFRESH_EVERY:
-        return 0
+        return []
     okta = rt.require_okta()
     found = {g.okta_group: okta.get_group_by_name(g.okta_group) for g in rt.policy.access.groups}
     with rt.db.session() as session:
@@ -325,4 +323,4 @@ def refresh_group_info(now: datetime) -> int:
             row.description = group.description if group else "(not found in Okta)"
             row.refreshed_at = now
             session.add(row)
-    return len(found)
+    return []

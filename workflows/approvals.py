@@ -26,7 +26,7 @@ from bot.worker import Dispatcher
 from workflows import people, runtime
 from workflows.durable import durable, enqueue, step
 from workflows.kinds import PlanError, kind_of
-from workflows.sweep import due_handler
+from workflows.sweep import Job, due_handler
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,8 @@ def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason
                 again = fresh.get(Request, request_id)
                 return Outcome(False, _stale_message(again) if again else "Request not found.")
         following = [s for s in steps if s.position > current.position]
-        values: dict[str, Any] = {"version": req.version + 1, "updated_at": now, "decided_by_email": email,
+        version = req.version + 1  # ORM updates below refresh `req` in place: read it first
+        values: dict[str, Any] = {"version": version, "updated_at": now, "decided_by_email": email,
                                   "decided_by_slack_id": clicker, "decided_at": now}
         if not approve:
             values.update(status="denied", deny_reason=reason)
@@ -146,7 +147,7 @@ def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason
         else:
             values.update(status="approved", remind_at=None, escalate_at=None, expires_at=None)
         moved = session.execute(
-            update(Request).where(col(Request.id) == request_id, col(Request.version) == req.version).values(**values)
+            update(Request).where(col(Request.id) == request_id, col(Request.version) == version - 1).values(**values)
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
@@ -154,7 +155,6 @@ def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason
         audit.append(session, actor=email, action="request.approved_step" if approve else "request.denied",
                      subject=req.subject_email or req.requester_email, request_id=request_id,
                      detail={"step": current.spec, "position": current.position, "reason": reason})
-        version = req.version + 1
     verb = "Approved" if approve else "Denied"
     return Outcome(True, f"{verb} {req.ref}.", version)
 
@@ -178,17 +178,17 @@ def retry(db: Database, dispatcher: Dispatcher, request_id: int, clicker: str, n
         admins = people_with_role(session, ADMIN_ROLE)
         if clicker != req.requester_slack_id and not (person and person.email in admins):
             return Outcome(False, f"Only the requester or an IT admin can retry {req.ref}.")
+        attempt, version = req.attempt + 1, req.version + 1
         moved = session.execute(
             update(Request)
             .where(col(Request.id) == request_id, col(Request.status).in_(("failed", "partly_failed")))
-            .values(status="running", attempt=req.attempt + 1, version=req.version + 1, error=None, updated_at=now)
+            .values(status="running", attempt=attempt, version=version, error=None, updated_at=now)
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return Outcome(False, f"{req.ref} has nothing to retry ({cards.status_label(req.status)}).")
         actor = person.email if person else clicker
         audit.append(session, actor=actor, action="request.retry", request_id=request_id,
-                     detail={"attempt": req.attempt + 1})
-        attempt, version = req.attempt + 1, req.version + 1
+                     detail={"attempt": attempt})
     dispatcher.enqueue(kind_of(req).execute_workflow(), f"execute-{request_id}-{attempt}", request_id, attempt)
     announce_change(dispatcher, request_id, version)
     return Outcome(True, f"Retrying the failed steps of {req.ref}.", version)
@@ -363,16 +363,24 @@ def _change_message(req: Request, steps: list[ApprovalStep]) -> str | None:
 
 
 @step()
-def _start_execution(request_id: int) -> None:
+def _claim_execution(request_id: int) -> str | None:
+    """approved -> running, once; returns the execution workflow's name to start."""
     rt = runtime.current()
     with rt.db.session() as session:
         moved = session.execute(update(Request).where(col(Request.id) == request_id,
                                                       col(Request.status) == "approved")
                                 .values(status="running", attempt=1))
         if moved.rowcount != 1:  # type: ignore[attr-defined]
-            return
+            return None
     req, _ = _load(request_id)
-    enqueue(kind_of(req).execute_workflow(), f"execute-{request_id}-1", request_id, 1)
+    return kind_of(req).execute_workflow()
+
+
+def _start_execution(request_id: int) -> None:
+    """Called from a workflow body: DBOS starts child workflows from workflows, not from steps."""
+    workflow = _claim_execution(request_id)
+    if workflow:
+        enqueue(workflow, f"execute-{request_id}-1", request_id, 1)
 
 
 @step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
@@ -451,23 +459,17 @@ def _due(now: datetime, column: Any) -> list[int]:
 
 
 @due_handler("approvals.remind")
-def remind_due(now: datetime) -> int:
-    ids = _due(now, col(Request.remind_at))
-    for request_id in ids:
-        enqueue("remind_approvers", f"remind-{request_id}", request_id)
-    return len(ids)
+def remind_due(now: datetime) -> list[Job]:
+    return [("remind_approvers", f"remind-{i}", [i]) for i in _due(now, col(Request.remind_at))]
 
 
 @due_handler("approvals.escalate")
-def escalate_due(now: datetime) -> int:
-    ids = _due(now, col(Request.escalate_at))
-    for request_id in ids:
-        enqueue("escalate_approval", f"escalate-{request_id}", request_id)
-    return len(ids)
+def escalate_due(now: datetime) -> list[Job]:
+    return [("escalate_approval", f"escalate-{i}", [i]) for i in _due(now, col(Request.escalate_at))]
 
 
 @due_handler("approvals.expire")
-def expire_due(now: datetime) -> int:
+def expire_due(now: datetime) -> list[Job]:
     rt = runtime.current()
     expired = []
     for request_id in _due(now, col(Request.expires_at)):
@@ -478,10 +480,8 @@ def expire_due(now: datetime) -> int:
                                     .values(status="expired", version=Request.version + 1, updated_at=now))
             if moved.rowcount == 1 and req is not None:  # type: ignore[attr-defined]
                 audit.append(session, actor="engops-bot", action="request.expired", request_id=request_id)
-                expired.append((request_id, req.version + 1))
-    for request_id, version in expired:
-        enqueue("request_expired", f"expired-{request_id}", request_id, version)
-    return len(expired)
+                expired.append((request_id, req.version))  # already refreshed by the update
+    return [("request_expired", f"expired-{request_id}", [request_id, version]) for request_id, version in expired]
 
 
 @durable("request_expired")

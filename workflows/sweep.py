@@ -1,8 +1,9 @@
-"""The scheduled sweep: finds what is due (expiries, reminders, re-pages) and acts on it.
+"""The scheduled sweep: finds what is due (expiries, reminders, re-pages) and hands it to workflows.
 
 Time-bound state lives in rows with due times, never in in-memory timers, so whatever came due
 while no worker was running is handled by the first sweep after start. Each kind of due item is
-a `DueHandler`; a handler returns how many items it acted on.
+a `DueHandler`: it marks what it found and returns the jobs to start. Jobs carry stable workflow
+ids, so finding the same item on the next tick starts nothing twice.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from workflows import runtime
-from workflows.durable import durable, step
+from workflows.durable import durable, enqueue, step
 
 log = logging.getLogger(__name__)
 
-DueHandler = Callable[[datetime], int]
+Job = tuple[str, str, list[Any]]  # workflow name, workflow id, arguments
+DueHandler = Callable[[datetime], list[Job]]
 _HANDLERS: dict[str, DueHandler] = {}
 
 
@@ -34,22 +36,37 @@ def handler_names() -> list[str]:
 
 
 @step(retries_allowed=True, max_attempts=3)
-def _run_handler(name: str, now_iso: str) -> int:
+def _run_handler(name: str, now_iso: str) -> list[Job]:
     return _HANDLERS[name](datetime.fromisoformat(now_iso))
 
 
 def run_sweep(now: datetime) -> dict[str, int]:
-    """Run every due handler once; one failing handler does not stop the others."""
+    """Run every due handler once and start the jobs they found; one failing handler stops no other.
+
+    Called from the scheduled workflow, or directly (tests, `engops` maintenance)."""
     done: dict[str, int] = {}
     for name in handler_names():
         try:
-            done[name] = _run_handler(name, now.isoformat())
+            jobs = _run_handler(name, now.isoformat())
         except Exception:
             log.exception("sweep handler %s failed", name)
             done[name] = -1
+            continue
+        for workflow, workflow_id, args in jobs:
+            enqueue(workflow, workflow_id, *args)
+        done[name] = len(jobs)
     return done
 
 
 @durable("sweep_tick")
 def sweep_tick(scheduled_time: datetime, context: Any) -> None:
+    run_sweep(runtime.current().clock.now())
+
+
+@durable("startup_sweep")
+def startup_sweep() -> None:
+    """At worker start: refresh caches and catch up on whatever came due while nothing ran."""
+    from workflows import people
+
+    people.refresh_roles(runtime.current().clock.now(), force=True)
     run_sweep(runtime.current().clock.now())

@@ -160,8 +160,10 @@ class OktaSdkDirectory:
             page, headers = self._call("list_group_users", group_id, after=after, limit=self._page_size)
             members.extend(_user(u) for u in page or [])
             after = _next_cursor(headers)
-            if after is None or after in seen:
+            if after is None:
                 return members
+            if after in seen:  # a server bug; a partial member list must not pass for the whole
+                raise ProviderError(PROVIDER, f"list_group_users: pagination cursor {after!r} repeated")
             seen.add(after)
 
     def add_member(self, group_id: str, user_id: str) -> None:
@@ -180,6 +182,7 @@ class OktaSdkDirectory:
         self._transition("deactivate_user", user_id, "DEPROVISIONED")
 
     def clear_sessions(self, user_id: str) -> None:
+        # Offboarding: the OAuth tokens Okta issued to the user go with the sessions.
         self._call("revoke_user_sessions", user_id, oauth_tokens=True)
 
     def ping(self) -> str:
@@ -193,6 +196,7 @@ class OktaSdkDirectory:
             self._loop_thread = self._sdk = None
         if loop_thread is None:
             return
+        loop_thread.run(_cancel_other_tasks())  # callers still waiting get CancelledError, not a hang
         if sdk is not None:
             loop_thread.run(sdk.aclose())
         loop_thread.stop()
@@ -256,6 +260,13 @@ class _LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
         self.loop.close()
+
+
+async def _cancel_other_tasks() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _SdkSession:
@@ -376,13 +387,18 @@ def _status_of(resp: Any) -> int:
 
 
 def _seconds_until_reset(headers: Mapping[str, str]) -> float | None:
-    """`X-Rate-Limit-Reset` is epoch seconds; measured against the server's `Date` when present,
-    so a skewed local clock cannot make us retry early."""
+    """`X-Rate-Limit-Reset` is epoch seconds on Okta's clock. Our clock is used while it agrees
+    with the response's `Date` (1 s resolution); when skewed, Okta's `Date` is, so that a wrong
+    local clock can never make us call again before the reset."""
     reset = headers.get("X-Rate-Limit-Reset")
     if not reset:
         return None
     try:
-        now = parsedate_to_datetime(headers["Date"]).timestamp() if "Date" in headers else time.time()
+        now = time.time()
+        if "Date" in headers:
+            server_now = parsedate_to_datetime(headers["Date"]).timestamp()
+            if not server_now - 0.5 <= now < server_now + 1:
+                now = server_now
         return max(0.0, float(reset) - now)
     except (ValueError, TypeError):
         return None

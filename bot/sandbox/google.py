@@ -403,8 +403,7 @@ class GoogleStandIn(StandIn):
         assertion = request.form.get("assertion")
         if not assertion:
             raise _TokenError(400, "invalid_request", "Missing required parameter: assertion")
-        header, claims = self._verified_claims(assertion)
-        del header
+        claims = self._verified_claims(assertion)
         now = time.time()
         iat, exp = claims.get("iat"), claims.get("exp")
         if (
@@ -441,7 +440,8 @@ class GoogleStandIn(StandIn):
                 )
         return _Grant(client.client_id, subject.lower() if subject else None, scopes, now + TOKEN_LIFETIME)
 
-    def _verified_claims(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _verified_claims(self, assertion: str) -> dict[str, Any]:
+        """The claims of an RS256 JWT signed by a trusted key of its issuer; invalid_grant otherwise."""
         bad_signature = _TokenError(400, "invalid_grant", "Invalid JWT Signature.")
         try:
             header_b64, claims_b64, signature_b64 = assertion.split(".")
@@ -465,7 +465,7 @@ class GoogleStandIn(StandIn):
             )
         except InvalidSignature:
             raise bad_signature from None
-        return header, claims
+        return claims
 
     # --- Directory API ------------------------------------------------------------------------------
     def _api(self, method_id: str, path: str, handler: Callable[..., Response]) -> None:

@@ -238,7 +238,7 @@ class OktaStandIn(StandIn):
 
     def set_status(self, login: str, status: str) -> None:
         with self.lock:
-            self._user_by_login(login).status = status
+            self._change_status(self._user_by_login(login), status)
 
     def _new_id(self, prefix: str) -> str:
         self._next_id += 1
@@ -313,12 +313,12 @@ class OktaStandIn(StandIn):
         return self._okta_error(status, message.removeprefix("not found: "), [])
 
     def _okta_error(self, status: int, detail: str, causes: list[str], code: str | None = None) -> Response:
-        default_code, summary = _ERRORS.get(status, _SERVER_ERROR if status >= 500 else ("E0000001", "Bad request"))
-        if code is not None:
-            default_code, summary = code, detail
-        elif detail and status in (400, 404):
-            summary = f"{summary}: {detail}"
-        code = default_code
+        if code is None:
+            code, summary = _ERRORS.get(status) or (_SERVER_ERROR if status >= 500 else _ERRORS[400])
+            if detail and status in (400, 404):
+                summary = f"{summary}: {detail}"
+        else:
+            summary = detail
         body = {
             "errorCode": code,
             "errorSummary": summary,

@@ -75,6 +75,10 @@ def _spec(args: str, *, json_body: bool = True, read: bool = False, tier: int | 
     return MethodSpec(frozenset(args.split()), json_body, read, tier)
 
 
+# Bolt's per-request WebClient sends `team_id` (its context's team) with every call; Slack accepts
+# it for every method although the (2020) spec does not list it. It must name this workspace.
+COMMON_ARGS = frozenset({"team_id"})
+
 _MESSAGE_ARGS = "channel text blocks attachments as_user link_names parse"
 METHODS: dict[str, MethodSpec] = {
     "auth.test": _spec("", read=True),
@@ -785,6 +789,9 @@ class SlackStandIn(StandIn):
             else:
                 args.update(request.form.items())
         args.pop("token", None)
+        team_id = args.pop("team_id", None)
+        if team_id not in (None, "", self.team_id):
+            raise SlackError("team_access_not_granted")
         unknown = sorted(set(args) - spec.args)
         if unknown:
             raise SlackError(

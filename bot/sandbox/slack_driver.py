@@ -165,7 +165,7 @@ class SlackDriver:
         return {"id": channel.id, "name": "directmessage" if channel.is_im else channel.name}
 
     def _interaction(self, kind: str, user: SlackUser, **rest: Any) -> dict[str, Any]:
-        return {
+        payload = {
             "type": kind,
             "user": self._user_obj(user),
             "api_app_id": self.slack.app_id,
@@ -175,6 +175,11 @@ class SlackDriver:
             "is_enterprise_install": False,
             **rest,
         }
+        if kind in ("shortcut", "message_action"):  # shortcut payloads carry no api_app_id
+            del payload["api_app_id"]
+        if kind == "shortcut":
+            del payload["user"]["name"]
+        return payload
 
     def _now_ts(self) -> str:
         return f"{self.clock():.6f}"

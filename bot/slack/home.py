@@ -10,10 +10,12 @@ from bot.slack import cards
 from bot.slack.escape import escape
 
 
-def _section(text: str, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
+def _section(text: str, accessory: dict[str, Any] | None = None, block_id: str | None = None) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
     if accessory:
         block["accessory"] = accessory
+    if block_id:
+        block["block_id"] = block_id
     return block
 
 
@@ -45,12 +47,13 @@ def home_view(open_requests: Sequence[Request], grants: Sequence[Grant],
     for grant in grants[:15]:
         until = f"until {cards.when(grant.expires_at)}" if grant.expires_at else "no expiry"
         blocks.append(_section(f"`{escape(grant.okta_group)}` · {until} · REQ-{grant.request_id}",
-                               _button(cards.REVOKE, "Revoke now", grant.request_id, "danger")))
+                               _button(cards.REVOKE, "Revoke now", grant.request_id, "danger"),
+                               f"home-grant-{grant.id}"))
     blocks.append({"type": "header", "text": {"type": "plain_text", "text": "Your open requests"}})
     if not open_requests:
         blocks.append(_section("No open requests."))
     for req in open_requests[:15]:
         accessory = _button(cards.RETRY, "Retry failed steps", req.id) if req.status in (
             "failed", "partly_failed") else None
-        blocks.append(_section(cards.request_summary_line(req), accessory))
+        blocks.append(_section(cards.request_summary_line(req), accessory, f"home-req-{req.id}"))
     return {"type": "home", "blocks": blocks[:100]}

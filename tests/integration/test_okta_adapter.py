@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -257,6 +258,29 @@ def test_concurrency_towards_okta_is_bounded(make_adapter: Callable[..., OktaSdk
         found = list(pool.map(adapter.get_user, [p.okta_id for p in DIRECTORY.people[:12]]))
     assert all(found)
     assert 1 <= okta.max_in_flight <= 3
+
+
+def test_close_releases_callers_still_waiting(make_adapter: Callable[..., OktaSdkDirectory], okta: OktaStandIn) -> None:
+    adapter = make_adapter()
+    assert adapter.get_user(ALICE.okta_id) is not None  # started
+    okta.latency = 1.0
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            adapter.get_user(DAVE.okta_id)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    while not okta.calls_to("GET", f"/api/v1/users/{DAVE.okta_id}"):
+        time.sleep(0.01)
+    adapter.close()
+    caller.join(timeout=5)
+    assert not caller.is_alive() and isinstance(outcome[0], CancelledError)
+    with pytest.raises(RuntimeError):
+        adapter.get_user(ALICE.okta_id)
 
 
 # --- construction and credentials ------------------------------------------------------------------

@@ -17,8 +17,8 @@ from bot.sandbox.base import Fault, RunningServer
 from bot.sandbox.directory import demo_directory
 from bot.sandbox.slack import SlackProtocolError, SlackStandIn
 
-SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*REQ-1* needs you"}}
-BUTTONS = {
+SECTION: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": "*REQ-1* needs you"}}
+BUTTONS: dict[str, Any] = {
     "type": "actions",
     "block_id": "req-1",
     "elements": [
@@ -68,18 +68,27 @@ def client(slack: SlackStandIn) -> WebClient:
     return WebClient(token=slack.bot_token, base_url=f"{slack.base_url}/api/")
 
 
+def post(url: str, **kwargs: Any) -> requests.Response:
+    return requests.post(url, timeout=10, **kwargs)
+
+
+def get(url: str, **kwargs: Any) -> requests.Response:
+    return requests.get(url, timeout=10, **kwargs)
+
+
 def api_error(call: Any) -> dict[str, Any]:
     with pytest.raises(SlackApiError) as caught:
         call()
     assert caught.value.response.status_code == 200
-    data: dict[str, Any] = caught.value.response.data
+    data = caught.value.response.data
+    assert isinstance(data, dict)
     assert data["ok"] is False
     return data
 
 
 # --- auth ---------------------------------------------------------------------------------------
 def test_auth_test_identifies_the_bot(client: WebClient, slack: SlackStandIn) -> None:
-    data = client.auth_test().data
+    data = client.auth_test()
     assert data["user_id"] == slack.bot_user_id and data["team_id"] == slack.team_id and data["bot_id"]
 
 
@@ -88,13 +97,13 @@ def test_wrong_token_is_invalid_auth_and_missing_token_is_not_authed(slack: Slac
     assert api_error(lambda: wrong.chat_postMessage(channel="#general", text="x"))["error"] == "invalid_auth"
     anonymous = WebClient(base_url=f"{slack.base_url}/api/")
     assert api_error(anonymous.auth_test)["error"] == "not_authed"
-    basic = requests.post(f"{slack.base_url}/api/auth.test", headers={"Authorization": f"Basic {slack.bot_token}"})
+    basic = post(f"{slack.base_url}/api/auth.test", headers={"Authorization": f"Basic {slack.bot_token}"})
     assert basic.status_code == 200 and basic.json()["error"] == "invalid_auth"
     assert slack.messages("#general") == []
 
 
 def test_token_in_a_form_body_is_accepted_as_slack_does(slack: SlackStandIn) -> None:
-    resp = requests.post(f"{slack.base_url}/api/auth.test", data={"token": slack.bot_token})
+    resp = post(f"{slack.base_url}/api/auth.test", data={"token": slack.bot_token})
     assert resp.json()["ok"] is True
 
 
@@ -148,9 +157,9 @@ def test_invalid_blocks_are_rejected_with_slack_style_messages(client: WebClient
 def test_blocks_as_a_form_field_must_be_json(slack: SlackStandIn) -> None:
     headers = {"Authorization": f"Bearer {slack.bot_token}"}
     url = f"{slack.base_url}/api/chat.postMessage"
-    ok = requests.post(url, headers=headers, data={"channel": "#general", "blocks": json.dumps([SECTION])})
+    ok = post(url, headers=headers, data={"channel": "#general", "blocks": json.dumps([SECTION])})
     assert ok.json()["ok"] is True
-    bad = requests.post(url, headers=headers, data={"channel": "#general", "blocks": "[{not json"})
+    bad = post(url, headers=headers, data={"channel": "#general", "blocks": "[{not json"})
     assert bad.json()["error"] == "invalid_blocks_format"
 
 
@@ -165,6 +174,15 @@ def test_arguments_slack_does_not_document_are_refused(client: WebClient) -> Non
         lambda: client.chat_postMessage(channel="#general", text="x", metadata={"event_type": "a", "event_payload": {}})
     )
     assert data["error"] == "invalid_arguments" and "metadata" in data["response_metadata"]["messages"][0]
+
+
+def test_team_id_as_bolts_per_request_client_sends_it(slack: SlackStandIn) -> None:
+    ours = WebClient(token=slack.bot_token, base_url=f"{slack.base_url}/api/", team_id=slack.team_id)
+    ours.chat_postMessage(channel="#general", text="from a Bolt listener")
+    ours.users_info(user=slack.user("alice").id)
+    other = WebClient(token=slack.bot_token, base_url=f"{slack.base_url}/api/", team_id="T0OTHER")
+    assert api_error(lambda: other.chat_postMessage(channel="#general", text="x"))["error"] == "team_access_not_granted"
+    assert [m.text for m in slack.messages("#general")] == ["from a Bolt listener"]
 
 
 def test_threads_history_and_replies(client: WebClient, slack: SlackStandIn) -> None:
@@ -186,16 +204,16 @@ def test_threads_history_and_replies(client: WebClient, slack: SlackStandIn) -> 
 def test_read_methods_accept_get_with_query_and_refuse_json_bodies(slack: SlackStandIn) -> None:
     headers = {"Authorization": f"Bearer {slack.bot_token}"}
     alice = slack.user("alice")
-    got = requests.get(f"{slack.base_url}/api/users.info", params={"user": alice.id}, headers=headers).json()
+    got = get(f"{slack.base_url}/api/users.info", params={"user": alice.id}, headers=headers).json()
     assert got["user"]["profile"]["email"] == "alice@example.com"
     # users.info takes form arguments only: a JSON body's arguments are not read.
-    as_json = requests.post(f"{slack.base_url}/api/users.info", json={"user": alice.id}, headers=headers).json()
+    as_json = post(f"{slack.base_url}/api/users.info", json={"user": alice.id}, headers=headers).json()
     assert as_json["ok"] is False
-    write_via_get = requests.get(
+    write_via_get = get(
         f"{slack.base_url}/api/chat.postMessage", params={"channel": "#general", "text": "x"}, headers=headers
     ).json()
     assert write_via_get["error"] == "invalid_arguments"
-    unknown = requests.post(f"{slack.base_url}/api/chat.nope", headers=headers)
+    unknown = post(f"{slack.base_url}/api/chat.nope", headers=headers)
     assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_method"
 
 
@@ -350,25 +368,25 @@ def test_response_url_ephemeral_in_channel_replace_and_delete(client: WebClient,
     channel = slack.channel("#general").id
     card = client.chat_postMessage(channel=channel, text="card", blocks=[SECTION, BUTTONS])
     url = slack.issue_response_url("alice", channel, message_ts=card["ts"])
-    assert requests.post(url, json={"text": "just for you"}).text == "ok"
+    assert post(url, json={"text": "just for you"}).text == "ok"
     assert [e.text for e in slack.ephemerals("alice")] == ["just for you"]
-    requests.post(url, json={"text": "for everyone", "response_type": "in_channel"})
+    post(url, json={"text": "for everyone", "response_type": "in_channel"})
     assert slack.latest("#general").text == "for everyone"  # type: ignore[union-attr]
-    requests.post(url, json={"text": "approved", "replace_original": True})
+    post(url, json={"text": "approved", "replace_original": True})
     assert slack.message("#general", card["ts"]).text == "approved"
-    bad = requests.post(url, json={"blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "x"}}]})
+    bad = post(url, json={"blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "x"}}]})
     assert bad.status_code == 400 and bad.text == "invalid_blocks"
-    requests.post(url, json={"delete_original": True})
+    post(url, json={"delete_original": True})
     with pytest.raises(KeyError):
         slack.message("#general", card["ts"])
-    assert requests.post(url, json={"text": "sixth use"}).text == "used_url"
-    assert requests.post(f"{slack.base_url}/response/nope", json={"text": "x"}).status_code == 404
+    assert post(url, json={"text": "sixth use"}).text == "used_url"
+    assert post(f"{slack.base_url}/response/nope", json={"text": "x"}).status_code == 404
 
 
 def test_response_url_expires_after_30_minutes(slack: SlackStandIn, clock: FakeClock) -> None:
     url = slack.issue_response_url("alice", slack.channel("#general").id)
     clock.now += 31 * 60
-    resp = requests.post(url, json={"text": "late"})
+    resp = post(url, json={"text": "late"})
     assert resp.status_code == 404 and resp.text == "expired_url"
     assert slack.ephemerals("alice") == []
 
@@ -378,10 +396,10 @@ def test_rate_limit_is_a_429_with_retry_after(slack: SlackStandIn) -> None:
     slack.set_method_limit("chat.postMessage", 1, 1.0, per_channel=True)
     headers = {"Authorization": f"Bearer {slack.bot_token}"}
     url = f"{slack.base_url}/api/chat.postMessage"
-    assert requests.post(url, headers=headers, json={"channel": "#general", "text": "1"}).json()["ok"] is True
-    other_channel = requests.post(url, headers=headers, json={"channel": "#it-engops", "text": "1"})
+    assert post(url, headers=headers, json={"channel": "#general", "text": "1"}).json()["ok"] is True
+    other_channel = post(url, headers=headers, json={"channel": "#it-engops", "text": "1"})
     assert other_channel.json()["ok"] is True
-    limited = requests.post(url, headers=headers, json={"channel": "#general", "text": "2"})
+    limited = post(url, headers=headers, json={"channel": "#general", "text": "2"})
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) >= 1
     assert limited.json() == {"ok": False, "error": "ratelimited"}
@@ -420,7 +438,7 @@ def test_state_is_json(client: WebClient, slack: SlackStandIn) -> None:
     dm = next(c for c in state["channels"] if c["is_im"])
     assert dm["messages"][0]["text"] == "hi"
     assert slack.user("alice").id in state["homes"]
-    served = requests.get(f"{slack.base_url}/_state").json()
+    served = get(f"{slack.base_url}/_state").json()
     assert {c["name"] for c in served["channels"] if not c["is_im"]} >= {"general", "bt-integrations", "it-engops"}
 
 
@@ -429,3 +447,62 @@ def test_empty_stand_in_has_only_the_bot() -> None:
     assert list(empty.users) == [empty.bot_user_id] and empty.channels == {}
     empty.add_user("U1", "zed", "Zed Z", "zed@example.com")
     assert empty.user("zed@example.com").id == "U1"
+
+
+# --- end to end with slack_bolt: the driver's payloads and the stand-in as a real Bolt app sees them ------------
+def test_a_bolt_app_works_against_the_driver_and_the_stand_in(slack: SlackStandIn) -> None:
+    from slack_bolt import Ack, App, Respond
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+    from bot.sandbox.slack_driver import SlackDriver
+
+    secret = "bolt-test-signing-secret"
+    client = WebClient(token=slack.bot_token, base_url=f"{slack.base_url}/api/")
+    app = App(client=client, signing_secret=secret, process_before_response=True)
+    group = {"type": "external_select", "action_id": "group", "min_query_length": 1}
+    why = {"type": "plain_text_input", "action_id": "why"}
+    modal = {
+        **MODAL,
+        "blocks": [
+            {"type": "input", "block_id": "group", "label": {"type": "plain_text", "text": "Group"}, "element": group},
+            {**MODAL["blocks"][0], "element": why},
+        ],
+    }
+    approve = {**BUTTONS, "elements": BUTTONS["elements"][:1]}
+
+    @app.command("/access")
+    def access(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=modal)
+        respond("Fill in the form")
+
+    @app.options("group")
+    def groups(ack: Ack) -> None:
+        ack(options=[{"text": {"type": "plain_text", "text": "zoom-users"}, "value": "zoom-users"}])
+
+    @app.view("access_request")
+    def submitted(ack: Ack, view: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        values = view["state"]["values"]
+        if values["why"]["why"]["value"] == "because":
+            ack(response_action="errors", errors={"why": "Say more"})
+            return
+        ack()
+        group = values["group"]["group"]["selected_option"]["value"]
+        client.chat_postMessage(channel=body["user"]["id"], text=f"REQ-1 {group}", blocks=[SECTION, approve])
+
+    @app.action("approve")
+    def approved(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        respond(replace_original=True, text=f"approved by <@{body['user']['id']}>")
+
+    with RunningServer(SlackRequestHandler(app)) as served:
+        driver = SlackDriver(served.url, secret, slack)
+        assert driver.command("alice", "/access").status == 200
+        assert [e.text for e in driver.ephemerals("alice")] == ["Fill in the form"]
+        driver.submit_view("alice", {"Group": "zoom-users", "Justification": "because"})
+        assert driver.current_view("alice").errors == {"why": "Say more"}  # type: ignore[union-attr]
+        driver.submit_view("alice", {"Justification": "on call this week"})
+        assert driver.current_view("alice") is None
+        driver.click("alice", "Approve")
+        assert driver.dm_text("alice") == f"approved by <@{slack.user('alice').id}>"
+        assert driver.raw(b"{}", {"Content-Type": "application/json"}).status == 401

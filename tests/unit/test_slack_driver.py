@@ -62,12 +62,16 @@ class FakeApp:
             else:
                 data, kind = form, "command"
         self.received.append(Received(headers, kind, data))
-        status, content_type, answer = self.answers.get(kind, lambda _: (200, "text/plain", b""))(data)
+        status, content_type, answer = self.answers.get(kind, plain_ack)(data)
         start_response(f"{status} X", [("Content-Type", content_type)])
         return [answer]
 
     def last(self, kind: str) -> dict[str, Any]:
         return next(r.data for r in reversed(self.received) if r.kind == kind)
+
+
+def plain_ack(_: dict[str, Any]) -> Answer:
+    return 200, "text/plain", b""
 
 
 def json_answer(body: dict[str, Any]) -> Callable[[dict[str, Any]], Answer]:
@@ -92,7 +96,10 @@ def button(label: str, action_id: str, value: str, **extra: str) -> dict[str, An
 def card(req: str) -> list[dict[str, Any]]:
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{req}* alice asks for aws-sandbox-admins"}},
-        {"type": "actions", "elements": [button("Approve", "approve", req, style="primary"), button("Deny", "deny", req)]},
+        {
+            "type": "actions",
+            "elements": [button("Approve", "approve", req, style="primary"), button("Deny", "deny", req)],
+        },
     ]
 
 
@@ -374,10 +381,14 @@ def test_suggest_checks_min_length_and_the_options_answer(env: Any) -> None:
         {"option_groups": [{"label": {"type": "plain_text", "text": "AWS"}, "options": GROUP_OPTIONS["options"]}]}
     )
     assert [o["value"] for o in driver.suggest("alice", "group", "aw")] == ["aws-sandbox-admins", "zoom-users"]
-    app.answers["block_suggestion"] = json_answer({"options": [{"text": {"type": "mrkdwn", "text": "*x*"}, "value": "x"}]})
+    app.answers["block_suggestion"] = json_answer(
+        {"options": [{"text": {"type": "mrkdwn", "text": "*x*"}, "value": "x"}]}
+    )
     with pytest.raises(SlackProtocolError):
         driver.suggest("alice", "group", "aw")
-    app.answers["block_suggestion"] = json_answer({"options": [{"text": {"type": "plain_text", "text": "x" * 76}, "value": "x"}]})
+    app.answers["block_suggestion"] = json_answer(
+        {"options": [{"text": {"type": "plain_text", "text": "x" * 76}, "value": "x"}]}
+    )
     with pytest.raises(SlackProtocolError):
         driver.suggest("alice", "group", "aw")
 
