@@ -531,6 +531,7 @@ def _widen_to_admins(request_id: int) -> bool:
     """Add role:it-admins to the current step's approvers (never the requester)."""
     rt = runtime.current()
     admins = people.role_holders(ADMIN_ROLE)
+    admin_ids = {email: people.slack_id_of(email) or "" for email in admins}  # before the transaction
     with rt.db.session() as session:
         found = request_with_steps(session, request_id)
         if found is None:
@@ -545,7 +546,8 @@ def _widen_to_admins(request_id: int) -> bool:
             if admin not in emails and admin not in excluded:
                 emails.append(admin)
         current.approver_emails = emails
-        current.approver_slack_ids = [people.slack_id_of(e) or "" for e in emails]
+        known = dict(zip(current.approver_emails, current.approver_slack_ids, strict=False))
+        current.approver_slack_ids = [known.get(e) or admin_ids.get(e, "") for e in emails]
         current.escalated = True
         req.escalate_at = None
         session.add(current)

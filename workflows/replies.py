@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from slack_sdk.errors import SlackApiError
+
 from bot.slack.escape import escape
 from bot.worker import Dispatcher
 from workflows import runtime
@@ -15,10 +17,13 @@ def reply_later(dispatcher: Dispatcher, reply_id: str, user: str, channel: str |
 @step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _send(user: str, channel: str | None, text: str) -> None:
     slack = runtime.current().slack
-    if channel:
-        slack.ephemeral(channel, user, escape(text))
-    else:
-        slack.dm(user, escape(text))
+    if channel and channel[:1] in ("C", "G"):
+        try:
+            slack.ephemeral(channel, user, escape(text))
+            return
+        except SlackApiError:
+            pass  # e.g. not in that channel any more: a DM still reaches them
+    slack.dm(user, escape(text))
 
 
 @durable("reply")

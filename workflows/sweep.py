@@ -66,7 +66,12 @@ def sweep_tick(scheduled_time: datetime, context: Any) -> None:
 @durable("startup_sweep")
 def startup_sweep() -> None:
     """At worker start: refresh caches and catch up on whatever came due while nothing ran."""
+    _refresh_roles_now()
+    run_sweep(runtime.current().clock.now())
+
+
+@step(retries_allowed=True, max_attempts=3)
+def _refresh_roles_now() -> None:
     from workflows import people
 
     people.refresh_roles(runtime.current().clock.now(), force=True)
-    run_sweep(runtime.current().clock.now())

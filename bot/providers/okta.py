@@ -397,7 +397,7 @@ def _seconds_until_reset(headers: Mapping[str, str]) -> float | None:
         now = time.time()
         if "Date" in headers:
             server_now = parsedate_to_datetime(headers["Date"]).timestamp()
-            if not server_now - 0.5 <= now < server_now + 1:
+            if not server_now <= now < server_now + 1:
                 now = server_now
         return max(0.0, float(reset) - now)
     except (ValueError, TypeError):

@@ -63,6 +63,7 @@ class DriverResponse:
     request_body: bytes = b""
     request_headers: dict[str, str] = field(default_factory=dict)
     event_id: str | None = None
+    elapsed: float = 0.0  # seconds until the app answered (Slack gives up after 3)
 
     @property
     def text(self) -> str:
@@ -121,11 +122,13 @@ class SlackDriver:
         parts = urlsplit(self.app_url)
         conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         conn = conn_cls(parts.hostname or "127.0.0.1", parts.port, timeout=self.timeout)
+        started = time.perf_counter()
         try:
             conn.request("POST", parts.path + self.events_path, body=body, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
-            return DriverResponse(resp.status, {k: v for k, v in resp.getheaders()}, data, body, dict(headers))
+            elapsed = time.perf_counter() - started
+            return DriverResponse(resp.status, dict(resp.getheaders()), data, body, dict(headers), elapsed=elapsed)
         finally:
             conn.close()
 

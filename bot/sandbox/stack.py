@@ -109,11 +109,29 @@ class Stack:
         }
         self.settings = load_settings(env)
         self.policy = load_policy(opts.policy_path)
-        overrides = self._fast_adapters(okta_srv.url) if opts.fast_retries else {}
-        services = build_services(self.settings, self.policy, in_process_worker=True, clock=self.clock, **overrides)
-        self.web = start_web(self.settings, self.policy, port=opts.app_port, executor_id=opts.executor_id,
-                             services=services)
+        self._okta_url = okta_srv.url
+        self._start_app()
+        assert self.web is not None
         self.driver = SlackDriver(self.web.url, SIGNING_SECRET, self.slack)
+
+    def _start_app(self) -> None:
+        assert self.settings is not None and self.policy is not None
+        overrides = self._fast_adapters(self._okta_url) if self.options.fast_retries else {}
+        services = build_services(self.settings, self.policy, in_process_worker=True, clock=self.clock, **overrides)
+        self.web = start_web(self.settings, self.policy, port=self.options.app_port,
+                             executor_id=self.options.executor_id, services=services)
+
+    def stop_app(self) -> None:
+        """Stop the bot (web and worker); the stand-ins and the database stay."""
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
+
+    def start_app(self) -> None:
+        """Start the bot again on the same database, as after a deploy or a crash."""
+        self._start_app()
+        assert self.web is not None and self.driver is not None
+        self.driver.app_url = self.web.url
 
     @staticmethod
     def _fast_adapters(okta_url: str) -> dict[str, Any]:

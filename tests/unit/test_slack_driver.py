@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
@@ -222,8 +223,6 @@ def test_command_reply_becomes_an_ephemeral_and_response_url_works(env: Any) -> 
     app.answers["command"] = json_answer({"blocks": [{"type": "header", "text": {"type": "mrkdwn", "text": "x"}}]})
     with pytest.raises(SlackProtocolError):
         driver.command("bob", "/access")
-    import requests
-
     requests.post(app.last("command")["response_url"], json={"text": "later"}, timeout=5)
     assert driver.ephemerals("bob")[-1].text == "later"
 
@@ -252,8 +251,6 @@ def test_click_sends_block_actions_for_the_labelled_button(env: Any) -> None:
     }
     assert sent["message"]["ts"] == posted["ts"] and sent["channel"]["id"] == posted["channel"]
     assert sent["user"]["id"] == mona and sent["trigger_id"]
-    import requests
-
     requests.post(sent["response_url"], json={"replace_original": True, "text": "Denied by @mona"}, timeout=5)
     assert slack.message(posted["channel"], posted["ts"]).text == "Denied by @mona"
 
