@@ -17,7 +17,7 @@ def reply_later(dispatcher: Dispatcher, reply_id: str, user: str, channel: str |
 @step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _send(user: str, channel: str | None, text: str) -> None:
     slack = runtime.current().slack
-    if channel and channel[:1] in ("C", "G"):
+    if channel:
         try:
             slack.ephemeral(channel, user, escape(text))
             return

@@ -88,23 +88,21 @@ def scan_markdown(text: str) -> list[MarkdownLine]:
     alone (list continuations, HTML blocks, inline code spanning lines) are treated as plain text
     here, so the stand-in errs on the side of executing.
     """
+    raw = text.split("\n")
     lines: list[MarkdownLine] = []
     fence: tuple[str, int] | None = None
     in_multiline_quote = False
-    for line in text.split("\n"):
+    for n, line in enumerate(raw):
+        indent = len(line) - len(line.lstrip(" "))
+        stripped = line.strip()
         if fence is not None:
-            stripped = line.strip()
             char, length = fence
-            if (
-                len(line) - len(line.lstrip(" ")) <= 3
-                and stripped
-                and set(stripped) == {char}
-                and len(stripped) >= length
-            ):
+            if indent <= 3 and stripped and set(stripped) == {char} and len(stripped) >= length:
                 fence = None
             lines.append(MarkdownLine(line, True, False))
             continue
-        if line.rstrip() == ">>>" or (in_multiline_quote is False and line.startswith(">>>") and not line[3:].strip()):
+        # GitLab's `>>>` block quote needs its closing `>>>`; unclosed, it is plain text.
+        if line.rstrip() == ">>>" and (in_multiline_quote or ">>>" in (r.rstrip() for r in raw[n + 1 :])):
             in_multiline_quote = not in_multiline_quote
             lines.append(MarkdownLine(line, False, True))
             continue
@@ -116,8 +114,7 @@ def scan_markdown(text: str) -> list[MarkdownLine]:
             fence = (opened["fence"][0], len(opened["fence"]))
             lines.append(MarkdownLine(line, True, False))
             continue
-        is_quote = line.lstrip(" ").startswith(">") and len(line) - len(line.lstrip(" ")) <= 3
-        lines.append(MarkdownLine(line, False, is_quote))
+        lines.append(MarkdownLine(line, False, indent <= 3 and stripped.startswith(">")))
     return lines
 
 

@@ -78,6 +78,10 @@ def test_an_unclosed_fence_protects_everything_after_it() -> None:
     assert commands == [] and remaining.endswith("/label ~bug")
 
 
+def test_an_unclosed_gitlab_blockquote_is_plain_text() -> None:
+    assert extract_quick_actions(">>>\n/close")[1] == [("close", "")]
+
+
 def test_mass_mentions_outside_code_are_found() -> None:
     text = "hi @all\n`@all` in code\n```\n@here\n```\nmail me@all.example\n@allison is a person\ncc @here."
     assert mass_mention_lines(text) == ["hi @all", "cc @here."]
