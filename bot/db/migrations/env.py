@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import bot.db.models  # noqa: F401  (registers the tables)
+import bot.db.tables  # noqa: F401  (registers every table)
 
 target_metadata = SQLModel.metadata
 
