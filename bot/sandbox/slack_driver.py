@@ -222,13 +222,15 @@ class SlackDriver:
         user: SlackUser,
         *,
         channel: str | None,
-        message: Message | None,
+        message: Message | Ephemeral | None,
         in_dm_of: str | None,
         view: bool,
         home: bool,
         ephemeral: bool,
     ) -> list[_Surface]:
         """Where to look, newest first; the user's DM with the app when nothing is said."""
+        if isinstance(message, Ephemeral):
+            return [_Surface(message.blocks, ephemeral=message)]
         if message is not None:
             return [_Surface(message.blocks, message=message)]
         if view:
@@ -265,20 +267,24 @@ class SlackDriver:
         label: str,
         *,
         channel: str | None = None,
-        message: Message | None = None,
+        message: Message | Ephemeral | None = None,
         in_dm_of: str | None = None,
         view: bool = False,
         home: bool = False,
         ephemeral: bool = False,
         value: str | None = None,
+        block_id: str | None = None,
     ) -> DriverResponse:
-        """Click the button (or overflow item) with this visible label on the newest message that has one."""
+        """Click the button (or overflow item) with this visible label on the newest message that has one
+        (only in the block `block_id`, when given)."""
         person = self._user(user)
         surfaces = self._surfaces(
             person, channel=channel, message=message, in_dm_of=in_dm_of, view=view, home=home, ephemeral=ephemeral
         )
 
         def match(block: dict[str, Any]) -> Iterable[_Hit]:
+            if block_id is not None and block.get("block_id") != block_id:
+                return
             for element in _elements(block):
                 kind = element.get("type")
                 if kind in ("button", "workflow_button") and _label(element.get("text")) == label:
@@ -347,20 +353,24 @@ class SlackDriver:
         option: Any,
         *,
         channel: str | None = None,
-        message: Message | None = None,
+        message: Message | Ephemeral | None = None,
         in_dm_of: str | None = None,
         view: bool = False,
         home: bool = False,
+        block_id: str | None = None,
     ) -> DriverResponse | None:
         """Pick `option` (value or visible text; user/channel refs; dates) in the select found by action_id,
-        placeholder or input label. Sends block_actions where Slack would; inside an input block without
-        `dispatch_action` Slack only records the choice, and so does this (returns None)."""
+        placeholder or input label (only in the block `block_id`, when given). Sends block_actions where
+        Slack would; inside an input block without `dispatch_action` Slack only records the choice, and so
+        does this (returns None)."""
         person = self._user(user)
         surfaces = self._surfaces(
             person, channel=channel, message=message, in_dm_of=in_dm_of, view=view, home=home, ephemeral=False
         )
 
         def match(block: dict[str, Any]) -> Iterable[_Hit]:
+            if block_id is not None and block.get("block_id") != block_id:
+                return
             for blk, element in stateful_elements([block]):
                 names = {element["action_id"], _label(element.get("placeholder")), _label(blk.get("label"))}
                 if target in names:

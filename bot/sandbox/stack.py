@@ -4,6 +4,7 @@ driver that acts as Slack. Used by `engops sandbox`, the scenario tests and the 
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +32,9 @@ EXAMPLE_POLICY = Path(__file__).resolve().parents[2] / "policy.example.yaml"
 SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105  (a local stand-in's, not a real secret)
 WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105
 BOT_TOKEN = "xoxb-sandbox-bot-token"  # noqa: S105
+# moto accepts any credentials; these only keep boto3 from looking for real ones.
+SANDBOX_AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox",  # noqa: S105
+                           "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Stack:
         self.settings: Settings | None = None
         self.policy: Policy | None = None
         self.driver: SlackDriver | None = None
+        self.env: dict[str, str] = {}
 
     @classmethod
     def start(cls, options: StackOptions, directory: Directory | None = None) -> Stack:
@@ -101,12 +106,16 @@ class Stack:
             "GOOGLE_ADMIN_SUBJECT": DEFAULT_ADMIN_SUBJECT,
             "GOOGLE_API_URL": f"{google_srv.url}/",
             "AWS_ENDPOINT_URL": self.moto.url,
+            **SANDBOX_AWS_CREDENTIALS,
             "GITLAB_URL": gitlab_srv.url,
             "GITLAB_TOKEN": GITLAB_TOKEN,
             "GITLAB_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "DATABASE_URL": opts.database_url or f"sqlite:///{opts.data_dir / 'engops.db'}",
             "ENGOPS_POLICY": str(opts.policy_path),
         }
+        for name, value in SANDBOX_AWS_CREDENTIALS.items():
+            os.environ.setdefault(name, value)  # boto3 reads its credentials from the environment
+        self.env = env
         self.settings = load_settings(env)
         self.policy = load_policy(opts.policy_path)
         self._okta_url = okta_srv.url
