@@ -26,8 +26,9 @@ from bot.db.types import utcnow
 GENESIS = "0" * 64
 
 
-def _canonical(seq: int, at: datetime, actor: str, action: str, subject: str,
-               request_id: int | None, detail: dict[str, Any]) -> str:
+def _canonical(
+    seq: int, at: datetime, actor: str, action: str, subject: str, request_id: int | None, detail: dict[str, Any]
+) -> str:
     return json.dumps(
         {
             "seq": seq,
@@ -49,8 +50,15 @@ def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
-def append(session: Session, *, actor: str, action: str, subject: str = "",
-           request_id: int | None = None, detail: dict[str, Any] | None = None) -> AuditEntry:
+def append(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str = "",
+    request_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
     """Add one entry inside the caller's transaction (so it commits with the change it records)."""
     # The head row is created by the first migration; updating it first takes the write lock.
     session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1))
@@ -98,19 +106,25 @@ def verify(db: Database) -> VerifyResult:
         head = session.get(AuditHead, 1)
         for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))):
             if entry.seq != expected_seq:
-                return VerifyResult(False, checked, f"entry {expected_seq} is missing (next is {entry.seq})",
-                                    expected_seq)
+                return VerifyResult(
+                    False, checked, f"entry {expected_seq} is missing (next is {entry.seq})", expected_seq
+                )
             if entry.prev_hash != prev:
-                return VerifyResult(False, checked, f"entry {entry.seq} does not follow entry {entry.seq - 1} "
-                                    "(removed or reordered)", entry.seq)
+                return VerifyResult(
+                    False,
+                    checked,
+                    f"entry {entry.seq} does not follow entry {entry.seq - 1} (removed or reordered)",
+                    entry.seq,
+                )
             if entry_hash(prev, entry) != entry.hash:
                 return VerifyResult(False, checked, f"entry {entry.seq} was changed", entry.seq)
             prev = entry.hash
             expected_seq += 1
             checked += 1
         if head is not None and (head.seq != checked or (checked and head.hash != prev)):
-            return VerifyResult(False, checked, f"entries after {checked} were removed (the log had {head.seq})",
-                                checked + 1)
+            return VerifyResult(
+                False, checked, f"entries after {checked} were removed (the log had {head.seq})", checked + 1
+            )
     return VerifyResult(True, checked)
 
 

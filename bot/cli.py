@@ -77,8 +77,16 @@ def serve(
     policy = _policy(settings)
     from bot.runner import run_web
 
-    run_web(settings, policy, host=host, port=port, in_process_worker=not no_worker,
-            executor_id=worker_id, threads=threads, wait=_wait_for_signal)
+    run_web(
+        settings,
+        policy,
+        host=host,
+        port=port,
+        in_process_worker=not no_worker,
+        executor_id=worker_id,
+        threads=threads,
+        wait=_wait_for_signal,
+    )
 
 
 @app.command()
@@ -94,8 +102,9 @@ def socket() -> None:
 
 @app.command()
 def worker(
-    worker_id: Annotated[str | None, typer.Option("--id", help="stable, unique per live worker; default host name")]
-    = None,
+    worker_id: Annotated[
+        str | None, typer.Option("--id", help="stable, unique per live worker; default host name")
+    ] = None,
 ) -> None:
     """Background worker only (scale-out)."""
     _logging()
@@ -111,8 +120,10 @@ def check(live: Annotated[bool, typer.Option("--live", help="also reach every co
     """Validate settings and policy; --live also reaches every service."""
     settings = _settings(Mode.CHECK)
     policy = _policy(settings)
-    typer.echo(f"settings: ok\npolicy: ok ({settings.engops_policy}: {len(policy.teams)} teams, "
-               f"{len(policy.access.groups)} access groups)")
+    typer.echo(
+        f"settings: ok\npolicy: ok ({settings.engops_policy}: {len(policy.teams)} teams, "
+        f"{len(policy.access.groups)} access groups)"
+    )
     if not live:
         return
     from bot.live_check import run_live_checks

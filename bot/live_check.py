@@ -37,7 +37,12 @@ def run_live_checks(settings: Settings, policy: Policy) -> Iterator[CheckResult]
     from bot.slack.messenger import make_client
 
     db = Database(settings.database_url)
-    yield _attempt("database", lambda: (db.ping(), "reachable")[1])
+
+    def database() -> str:
+        db.ping()
+        return "reachable"
+
+    yield _attempt("database", database)
     db.dispose()
     if settings.slack_bot_token is None:
         yield CheckResult("slack", False, "SLACK_BOT_TOKEN is not set")
@@ -46,8 +51,12 @@ def run_live_checks(settings: Settings, policy: Policy) -> Iterator[CheckResult]
         yield _attempt("slack", lambda: _slack_identity(client))
     providers = build_providers(settings)
     try:
-        for name, adapter in (("okta", providers.okta), ("google", providers.google), ("aws", providers.aws),
-                              ("gitlab", providers.gitlab)):
+        for name, adapter in (
+            ("okta", providers.okta),
+            ("google", providers.google),
+            ("aws", providers.aws),
+            ("gitlab", providers.gitlab),
+        ):
             if adapter is None:
                 yield CheckResult(name, False, "not configured")
                 continue
@@ -78,19 +87,27 @@ def _found(service: str, probe: Callable[[], bool], missing: str) -> CheckResult
 def _gitlab_policy_checks(policy: Policy, gitlab: IssueTracker) -> Iterator[CheckResult]:
     for key, team in policy.teams.items():
         tracker = str(team.tracker)
-        yield _found(f"gitlab tracker of teams.{key}", lambda t=tracker: gitlab.project_exists(t),  # type: ignore[misc]
-                     f"project {tracker} not found or not visible to the token")
+        yield _found(
+            f"gitlab tracker of teams.{key}",
+            lambda t=tracker: gitlab.project_exists(t),  # type: ignore[misc]
+            f"project {tracker} not found or not visible to the token",
+        )
         for dri in team.dris:
             username = policy.gitlab_username(dri)
             found = gitlab.find_user_id(username=username) if username else gitlab.find_user_id(email=dri)
-            yield CheckResult(f"gitlab user of {dri}", found is not None,
-                              f"id {found}" if found is not None else
-                              "not found (set org.gitlab_usernames or make the email public)")
+            yield CheckResult(
+                f"gitlab user of {dri}",
+                found is not None,
+                f"id {found}" if found is not None else "not found (set org.gitlab_usernames or make the email public)",
+            )
 
 
 def _okta_policy_checks(policy: Policy, okta: OktaDirectory) -> Iterator[CheckResult]:
     names = [g.okta_group for g in policy.access.groups]
     names += [r.okta_group for r in policy.roles.values() if r.okta_group]
     for name in names:
-        yield _found(f"okta group {name}", lambda n=name: okta.get_group_by_name(n) is not None,  # type: ignore[misc]
-                     f"group {name} not found in Okta")
+        yield _found(
+            f"okta group {name}",
+            lambda n=name: okta.get_group_by_name(n) is not None,  # type: ignore[misc]
+            f"group {name} not found in Okta",
+        )

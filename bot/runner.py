@@ -25,16 +25,25 @@ class RunningWeb:
     stop: Callable[[], None]
 
 
-def start_web(settings: Settings, policy: Policy, *, host: str = "127.0.0.1", port: int = 0,
-              in_process_worker: bool = True, executor_id: str | None = None, threads: int = 16,
-              services: Services | None = None) -> RunningWeb:
+def start_web(
+    settings: Settings,
+    policy: Policy,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    in_process_worker: bool = True,
+    executor_id: str | None = None,
+    threads: int = 16,
+    services: Services | None = None,
+) -> RunningWeb:
     """Migrate, start the worker (unless web-only) and serve HTTP in a background thread."""
     upgrade(settings.database_url)
     services = services or build_services(settings, policy, in_process_worker=in_process_worker)
     if in_process_worker:
         dbos_worker.launch(settings.database_url, executor_id or dbos_worker.default_executor_id())
-    server = create_server(services.web_app(), host=host, port=port, threads=threads, ident="engops",
-                           clear_untrusted_proxy_headers=True)
+    server = create_server(
+        services.web_app(), host=host, port=port, threads=threads, ident="engops", clear_untrusted_proxy_headers=True
+    )
     bound_port = server.effective_port  # type: ignore[union-attr]
     stopping = threading.Event()
 
@@ -59,10 +68,26 @@ def start_web(settings: Settings, policy: Policy, *, host: str = "127.0.0.1", po
     return RunningWeb(services=services, url=f"http://{host}:{bound_port}", stop=stop)
 
 
-def run_web(settings: Settings, policy: Policy, *, host: str, port: int, in_process_worker: bool,
-            executor_id: str | None, threads: int, wait: Callable[[], None]) -> None:
-    web = start_web(settings, policy, host=host, port=port, in_process_worker=in_process_worker,
-                    executor_id=executor_id, threads=threads)
+def run_web(
+    settings: Settings,
+    policy: Policy,
+    *,
+    host: str,
+    port: int,
+    in_process_worker: bool,
+    executor_id: str | None,
+    threads: int,
+    wait: Callable[[], None],
+) -> None:
+    web = start_web(
+        settings,
+        policy,
+        host=host,
+        port=port,
+        in_process_worker=in_process_worker,
+        executor_id=executor_id,
+        threads=threads,
+    )
     log.info("serving on %s (worker %s)", web.url, "in-process" if in_process_worker else "separate")
     try:
         wait()
@@ -91,11 +116,15 @@ def run_socket(settings: Settings, policy: Policy) -> None:
     services = build_services(settings, policy, in_process_worker=True)
     dbos_worker.launch(settings.database_url, dbos_worker.default_executor_id())
     assert settings.slack_app_token is not None
-    bolt = build_app(signing_secret=(settings.slack_signing_secret.get_secret_value()
-                                     if settings.slack_signing_secret else "socket-mode"),
-                     client=services.messenger.client, deps=services.deps())
+    bolt = build_app(
+        signing_secret=(
+            settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "socket-mode"
+        ),
+        client=services.messenger.client,
+        deps=services.deps(),
+    )
     try:
-        SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()
+        SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
     finally:
         dbos_worker.shutdown()
         services.close()

@@ -13,8 +13,8 @@ from bot.policy import Policy
 from bot.providers.factory import build_providers
 from bot.settings import Settings
 from bot.slack.messenger import Messenger, make_client
-from bot.worker import ClientDispatcher, Dispatcher, InProcessDispatcher
 from bot.web import WebApp
+from bot.worker import ClientDispatcher, Dispatcher, InProcessDispatcher
 from commands.deps import Deps
 from workflows import runtime
 from workflows.runtime import Runtime
@@ -32,8 +32,13 @@ class Services:
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     def deps(self) -> Deps:
-        return Deps(policy=self.policy, db=self.db, dispatcher=self.dispatcher, clock=self.runtime.clock,
-                    slack=self.messenger.client)
+        return Deps(
+            policy=self.policy,
+            db=self.db,
+            dispatcher=self.dispatcher,
+            clock=self.runtime.clock,
+            slack=self.messenger.client,
+        )
 
     def web_app(self) -> WebApp:
         from bot.app import build_app
@@ -47,8 +52,10 @@ class Services:
             deps=self.deps(),
         )
         secret = self.settings.gitlab_webhook_secret
-        webhook = make_handler(secret.get_secret_value() if secret else None,
-                               lambda event, body: accept_gitlab_event(self.dispatcher, event, body))
+        webhook = make_handler(
+            secret.get_secret_value() if secret else None,
+            lambda event, body: accept_gitlab_event(self.dispatcher, event, body),
+        )
         return WebApp(bolt, self.db, self.metrics, webhook)
 
     def close(self) -> None:
@@ -57,14 +64,29 @@ class Services:
         self.db.dispose()
 
 
-def build_services(settings: Settings, policy: Policy, *, in_process_worker: bool,
-                   clock: Clock | None = None, **provider_overrides: Any) -> Services:
+def build_services(
+    settings: Settings,
+    policy: Policy,
+    *,
+    in_process_worker: bool,
+    clock: Clock | None = None,
+    **provider_overrides: Any,
+) -> Services:
     db = Database(settings.database_url)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "xoxb-unset"
     messenger = Messenger(make_client(token, settings.slack_api_url))
     providers = build_providers(settings, **provider_overrides)
-    rt = Runtime(settings=settings, policy=policy, db=db, slack=messenger, clock=clock or SystemClock(),
-                 okta=providers.okta, google=providers.google, aws=providers.aws, gitlab=providers.gitlab)
+    rt = Runtime(
+        settings=settings,
+        policy=policy,
+        db=db,
+        slack=messenger,
+        clock=clock or SystemClock(),
+        okta=providers.okta,
+        google=providers.google,
+        aws=providers.aws,
+        gitlab=providers.gitlab,
+    )
     runtime.install(rt)
     dispatcher: Dispatcher
     closers: list[Callable[[], None]] = [providers.close]
@@ -74,5 +96,12 @@ def build_services(settings: Settings, policy: Policy, *, in_process_worker: boo
         client_dispatcher = ClientDispatcher(settings.database_url)
         closers.append(client_dispatcher.close)
         dispatcher = client_dispatcher
-    return Services(settings=settings, policy=policy, db=db, messenger=messenger, runtime=rt,
-                    dispatcher=dispatcher, _closers=closers)
+    return Services(
+        settings=settings,
+        policy=policy,
+        db=db,
+        messenger=messenger,
+        runtime=rt,
+        dispatcher=dispatcher,
+        _closers=closers,
+    )

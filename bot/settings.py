@@ -7,7 +7,7 @@ lists what a given mode (serve, socket, worker, ...) still lacks, one line per v
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     SERVE = "serve"
     SOCKET = "socket"
     WORKER = "worker"
@@ -123,9 +123,7 @@ class Settings(BaseSettings):
             problems.append("OKTA_CLIENT_ORGURL: required when OKTA_CLIENT_TOKEN is set")
         if self.google_application_credentials is not None:
             if not Path(self.google_application_credentials).is_file():
-                problems.append(
-                    f"GOOGLE_APPLICATION_CREDENTIALS: no such file: {self.google_application_credentials}"
-                )
+                problems.append(f"GOOGLE_APPLICATION_CREDENTIALS: no such file: {self.google_application_credentials}")
             if not self.google_admin_subject:
                 problems.append("GOOGLE_ADMIN_SUBJECT: required with GOOGLE_APPLICATION_CREDENTIALS")
         if mode is Mode.SERVE and self.gitlab_configured and self.gitlab_webhook_secret is None:
@@ -147,7 +145,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             return Settings()
         lowered = {k.lower(): v for k, v in environ.items()}
         fields = set(Settings.model_fields)
-        return Settings(**{k: v for k, v in lowered.items() if k in fields})
+        return Settings.model_validate({k: v for k, v in lowered.items() if k in fields})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

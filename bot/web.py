@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -72,8 +72,11 @@ class WebApp:
         try:
             self.db.ping()
         except Exception as exc:
-            return Response(json.dumps({"ready": False, "database": type(exc).__name__}), status=503,
-                            content_type="application/json")
+            return Response(
+                json.dumps({"ready": False, "database": type(exc).__name__}),
+                status=503,
+                content_type="application/json",
+            )
         return Response(json.dumps({"ready": True}), content_type="application/json")
 
     def slack_events(self, request: Request) -> Response:
@@ -85,7 +88,7 @@ class WebApp:
         except UnicodeDecodeError:
             return Response("body is not UTF-8", status=400)
         kind = _request_kind(body, request.content_type or "")
-        headers = {k.lower(): [v] for k, v in request.headers.items()}
+        headers: dict[str, str | Sequence[str]] = {k.lower(): [v] for k, v in request.headers.items()}
         try:
             bolt_request = BoltRequest(body=body, query=request.query_string.decode(), headers=headers)
         except Exception:

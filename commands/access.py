@@ -35,8 +35,9 @@ def register(app: App, deps: Deps) -> None:
             ack(text=revoke_text(deps, user, text.split(maxsplit=1)[1] if " " in text else ""))
             return
         ack()
-        deps.slack.views_open(trigger_id=command["trigger_id"],
-                          view=modal_for(deps, user, command.get("channel_id"), text))
+        deps.slack.views_open(
+            trigger_id=command["trigger_id"], view=modal_for(deps, user, command.get("channel_id"), text)
+        )
 
     @app.shortcut("request_access")
     def shortcut(ack: Ack, shortcut: dict[str, Any]) -> None:
@@ -50,8 +51,12 @@ def register(app: App, deps: Deps) -> None:
     @app.view(modals.ACCESS_CALLBACK)
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        form = check_access_form(deps.policy, modals.state_value(view, "group"),
-                                 modals.state_value(view, "duration"), modals.state_value(view, "reason"))
+        form = check_access_form(
+            deps.policy,
+            modals.state_value(view, "group"),
+            modals.state_value(view, "duration"),
+            modals.state_value(view, "reason"),
+        )
         on_behalf = modals.state_value(view, "on_behalf")
         if on_behalf and not is_helpdesk(deps, user):
             form.errors["on_behalf"] = "Only the help desk can request on behalf of someone else."
@@ -86,9 +91,13 @@ def register(app: App, deps: Deps) -> None:
             auto_approve=group.auto_approve,
         )
         req = open_request(deps.db, deps.dispatcher, new)
-        ack(response_action="update", view=modals.done_modal(
-            "Request submitted",
-            f"*{req.ref}* is submitted. I'll DM you as it moves; `/engops status {req.ref}` shows where it stands."))
+        ack(
+            response_action="update",
+            view=modals.done_modal(
+                "Request submitted",
+                f"*{req.ref}* is submitted. I'll DM you as it moves; `/engops status {req.ref}` shows where it stands.",
+            ),
+        )
 
 
 def is_helpdesk(deps: Deps, slack_id: str) -> bool:
@@ -144,12 +153,20 @@ def modal_for(deps: Deps, user: str, channel_id: str | None, text: str) -> dict[
 def list_text(deps: Deps, user: str) -> str:
     with deps.db.session() as session:
         email = queries.email_of(session, user)
-        grants = list(session.exec(select(Grant).where(Grant.status == "active")
-                                   .where((col(Grant.user_slack_id) == user) | (col(Grant.user_email) == email))))
+        grants = list(
+            session.exec(
+                select(Grant)
+                .where(Grant.status == "active")
+                .where((col(Grant.user_slack_id) == user) | (col(Grant.user_email) == email))
+            )
+        )
         open_requests = [r for r in queries.open_requests_of(session, user) if r.kind == "access"]
     lines = ["*Your active grants*"]
-    lines += [f"• `{escape(g.okta_group)}` (REQ-{g.request_id})"
-              + (f" until {cards.when(g.expires_at)}" if g.expires_at else " — no expiry") for g in grants] or ["none"]
+    lines += [
+        f"• `{escape(g.okta_group)}` (REQ-{g.request_id})"
+        + (f" until {cards.when(g.expires_at)}" if g.expires_at else " — no expiry")
+        for g in grants
+    ] or ["none"]
     lines.append("*Your open access requests*")
     lines += [cards.request_summary_line(r) for r in open_requests] or ["none"]
     return "\n".join(lines)
@@ -161,10 +178,15 @@ def revoke_text(deps: Deps, user: str, group: str) -> str:
         return "Which group? Use `/access revoke <group>`; `/access list` shows your grants."
     with deps.db.session() as session:
         email = queries.email_of(session, user)
-        grant = session.exec(select(Grant).where(Grant.status == "active").where(Grant.okta_group == group)
-                             .where((col(Grant.user_slack_id) == user) | (col(Grant.user_email) == email))).first()
+        grant = session.exec(
+            select(Grant)
+            .where(Grant.status == "active")
+            .where(Grant.okta_group == group)
+            .where((col(Grant.user_slack_id) == user) | (col(Grant.user_email) == email))
+        ).first()
         req = session.get(Request, grant.request_id) if grant else None
     if grant is None or req is None:
         return f"You have no active grant of `{escape(group)}`. `/access list` shows your grants."
-    return escape(revoke(deps.db, deps.dispatcher, grant, user, "revoked with /access revoke", deps.clock.now())
-                  .message)
+    return escape(
+        revoke(deps.db, deps.dispatcher, grant, user, "revoked with /access revoke", deps.clock.now()).message
+    )

@@ -55,8 +55,7 @@ def register(app: App, deps: Deps) -> None:
         if not isinstance(request_id, int):
             ack(response_action="errors", errors={"reason": "This form is out of date; click Deny again."})
             return
-        outcome = decide(deps.db, request_id, body["user"]["id"], approve=False, reason=reason,
-                         now=deps.clock.now())
+        outcome = decide(deps.db, request_id, body["user"]["id"], approve=False, reason=reason, now=deps.clock.now())
         if not outcome.ok:
             ack(response_action="errors", errors={"reason": outcome.message[:150]})
             return
@@ -78,10 +77,13 @@ def register(app: App, deps: Deps) -> None:
         if request_id is None:
             return
         with deps.db.session() as session:
-            grant = session.exec(select(Grant).where(Grant.request_id == request_id)
-                                 .where(Grant.status == "active")).first()
+            grant = session.exec(
+                select(Grant).where(Grant.request_id == request_id).where(Grant.status == "active")
+            ).first()
         if grant is None:
             answer(body, Outcome(False, f"REQ-{request_id} has no active grant to revoke."))
             return
-        answer(body, revoke(deps.db, deps.dispatcher, grant, body["user"]["id"], "revoked with Revoke now",
-                            deps.clock.now()))
+        answer(
+            body,
+            revoke(deps.db, deps.dispatcher, grant, body["user"]["id"], "revoked with Revoke now", deps.clock.now()),
+        )

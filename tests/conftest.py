@@ -20,8 +20,9 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
-    running = Stack.start(StackOptions(data_dir=tmp_path, database_url=database_url, manual_clock=True,
-                                       fast_retries=True))
+    running = Stack.start(
+        StackOptions(data_dir=tmp_path, database_url=database_url, manual_clock=True, fast_retries=True)
+    )
     try:
         yield running
     finally:

@@ -92,8 +92,14 @@ def _add_member(request_id: int) -> str | None:
     except ProviderError as exc:
         return exc.message if exc.status is None else f"{exc.message} (HTTP {exc.status})"
     with rt.db.session() as session:
-        audit.append(session, actor="engops-bot", action="okta.add_member", subject=_subject(req),
-                     request_id=request_id, detail={"group": _group(req)})
+        audit.append(
+            session,
+            actor="engops-bot",
+            action="okta.add_member",
+            subject=_subject(req),
+            request_id=request_id,
+            detail={"group": _group(req)},
+        )
     return None
 
 
@@ -109,15 +115,30 @@ def _activate(request_id: int) -> str:
         expires = now + duration if duration else None
         subject = _subject(req)
         slack_id = req.requester_slack_id if subject == req.requester_email else _slack_id_cached(session, subject)
-        session.add(Grant(request_id=request_id, user_email=subject, user_slack_id=slack_id,
-                          okta_group=_group(req), status="active", granted_at=now, expires_at=expires))
+        session.add(
+            Grant(
+                request_id=request_id,
+                user_email=subject,
+                user_slack_id=slack_id,
+                okta_group=_group(req),
+                status="active",
+                granted_at=now,
+                expires_at=expires,
+            )
+        )
         req.status = "done"
         req.details = {**req.details, "grant_active": True}
         req.version += 1
         req.updated_at = now
         session.add(req)
-        audit.append(session, actor="engops-bot", action="access.granted", subject=subject,
-                     request_id=request_id, detail={"group": _group(req), "expires_at": expires})
+        audit.append(
+            session,
+            actor="engops-bot",
+            action="access.granted",
+            subject=subject,
+            request_id=request_id,
+            detail={"group": _group(req), "expires_at": expires},
+        )
     until = f" until {expires:%Y-%m-%d %H:%M UTC} ({describe_until(expires, now)})" if expires else ""
     return f"Done: {subject} is now in {_group(req)}{until} ({req.ref})."
 
@@ -138,8 +159,9 @@ def _mark_failed(request_id: int, error: str) -> None:
         assert req is not None
         req.status, req.error, req.version = "failed", error, req.version + 1
         session.add(req)
-        audit.append(session, actor="engops-bot", action="access.failed", request_id=request_id,
-                     detail={"error": error})
+        audit.append(
+            session, actor="engops-bot", action="access.failed", request_id=request_id, detail={"error": error}
+        )
 
 
 @durable("execute_access")
@@ -148,8 +170,9 @@ def execute_access(request_id: int, attempt: int) -> None:
     if error:
         _mark_failed(request_id, f"Okta: {error}")
         refresh_cards(request_id)
-        notify_requester(request_id, f"REQ-{request_id} failed: Okta: {error}. "
-                                     "Use Retry failed steps on the card to try again.")
+        notify_requester(
+            request_id, f"REQ-{request_id} failed: Okta: {error}. Use Retry failed steps on the card to try again."
+        )
         return
     message = _activate(request_id)
     refresh_cards(request_id)
@@ -175,12 +198,21 @@ def revoke(db: Database, dispatcher: Dispatcher, grant: Grant, clicker: str, rea
         )
         if not allowed:
             return Outcome(False, f"Only the requester, the group's owners or IT admins can revoke {req.ref}.")
-        moved = session.execute(update(Grant).where(col(Grant.id) == grant.id, col(Grant.status) == "active")
-                                .values(status="ending", ended_by=email or clicker, end_reason=reason))
+        moved = session.execute(
+            update(Grant)
+            .where(col(Grant.id) == grant.id, col(Grant.status) == "active")
+            .values(status="ending", ended_by=email or clicker, end_reason=reason)
+        )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return Outcome(False, f"The grant of {req.ref} is not active any more; nothing changed.")
-        audit.append(session, actor=email or clicker, action="access.revoke_requested", subject=grant.user_email,
-                     request_id=req.id, detail={"group": grant.okta_group, "reason": reason})
+        audit.append(
+            session,
+            actor=email or clicker,
+            action="access.revoke_requested",
+            subject=grant.user_email,
+            request_id=req.id,
+            detail={"group": grant.okta_group, "reason": reason},
+        )
     dispatcher.enqueue("end_grant", f"end-grant-{grant.id}", grant.id)
     return Outcome(True, f"Removing {grant.user_email} from {grant.okta_group} now ({req.ref}).")
 
@@ -200,8 +232,14 @@ def _remove_member(grant_id: int) -> str | None:
     except ProviderError as exc:
         return exc.message
     with rt.db.session() as session:
-        audit.append(session, actor="engops-bot", action="okta.remove_member", subject=grant.user_email,
-                     request_id=grant.request_id, detail={"group": grant.okta_group})
+        audit.append(
+            session,
+            actor="engops-bot",
+            action="okta.remove_member",
+            subject=grant.user_email,
+            request_id=grant.request_id,
+            detail={"group": grant.okta_group},
+        )
     return None
 
 
@@ -223,14 +261,21 @@ def _close_grant(grant_id: int) -> tuple[int, str]:
         req.updated_at = now
         session.add(grant)
         session.add(req)
-        audit.append(session, actor=grant.ended_by, action="access.expired" if expired else "access.revoked",
-                     subject=grant.user_email, request_id=req.id,
-                     detail={"group": grant.okta_group, "reason": grant.end_reason})
+        audit.append(
+            session,
+            actor=grant.ended_by,
+            action="access.expired" if expired else "access.revoked",
+            subject=grant.user_email,
+            request_id=req.id,
+            detail={"group": grant.okta_group, "reason": grant.end_reason},
+        )
         if expired:
             text = f"Your access to {grant.okta_group} expired and was removed ({req.ref})."
         else:
-            text = (f"Your access to {grant.okta_group} was revoked by {grant.ended_by}"
-                    f"{': ' + grant.end_reason if grant.end_reason else ''} ({req.ref}).")
+            text = (
+                f"Your access to {grant.okta_group} was revoked by {grant.ended_by}"
+                f"{': ' + grant.end_reason if grant.end_reason else ''} ({req.ref})."
+            )
         return grant.request_id, text
 
 
@@ -254,15 +299,24 @@ def _reopen_grant(grant_id: int, error: str) -> None:
         if grant.status == "ending":
             grant.status = "active"
         session.add(grant)
-        audit.append(session, actor="engops-bot", action="access.remove_failed", subject=grant.user_email,
-                     request_id=grant.request_id, detail={"error": error})
+        audit.append(
+            session,
+            actor="engops-bot",
+            action="access.remove_failed",
+            subject=grant.user_email,
+            request_id=grant.request_id,
+            detail={"error": error},
+        )
 
 
 @due_handler("access.expire_grants")
 def expire_grants(now: datetime) -> list[Job]:
     with runtime.current().db.session() as session:
-        due = list(session.exec(select(Grant).where(col(Grant.status).in_(("active", "expiring")))
-                                .where(col(Grant.expires_at) <= now)))
+        due = list(
+            session.exec(
+                select(Grant).where(col(Grant.status).in_(("active", "expiring"))).where(col(Grant.expires_at) <= now)
+            )
+        )
         for grant in due:
             if grant.status == "active":
                 grant.status = "expiring"
@@ -276,9 +330,14 @@ def warn_grants(now: datetime) -> list[Job]:
     jobs: list[Job] = []
     for flag, ahead in (("warned_hour", WARN_HOUR), ("warned_day", WARN_DAY)):
         with runtime.current().db.session() as session:
-            due = list(session.exec(select(Grant).where(Grant.status == "active")
-                                    .where(col(Grant.expires_at) <= now + ahead)
-                                    .where(col(getattr(Grant, flag)).is_(False))))
+            due = list(
+                session.exec(
+                    select(Grant)
+                    .where(Grant.status == "active")
+                    .where(col(Grant.expires_at) <= now + ahead)
+                    .where(col(getattr(Grant, flag)).is_(False))
+                )
+            )
             for grant in due:
                 setattr(grant, flag, True)
                 if flag == "warned_hour":
@@ -286,8 +345,10 @@ def warn_grants(now: datetime) -> list[Job]:
                 session.add(grant)
         for grant in due:
             assert grant.expires_at is not None
-            text = (f"Heads-up: your access to {grant.okta_group} ends {describe_until(grant.expires_at, now)} "
-                    f"(REQ-{grant.request_id}). Request it again if you still need it.")
+            text = (
+                f"Heads-up: your access to {grant.okta_group} ends {describe_until(grant.expires_at, now)} "
+                f"(REQ-{grant.request_id}). Request it again if you still need it."
+            )
             jobs.append(("warn_grant", f"warn-{grant.id}-{flag}", [grant.request_id, text]))
     return jobs
 
@@ -310,8 +371,9 @@ def refresh_group_info(now: datetime) -> list[Job]:
 
     rt = runtime.current()
     with rt.db.session() as session:
-        newest = session.exec(select(OktaGroupInfo.refreshed_at).order_by(
-            col(OktaGroupInfo.refreshed_at).desc())).first()
+        newest = session.exec(
+            select(OktaGroupInfo.refreshed_at).order_by(col(OktaGroupInfo.refreshed_at).desc())
+        ).first()
     if newest is not None and now - newest < people.ROLE_REFRESH_EVERY:
         return []
     okta = rt.require_okta()

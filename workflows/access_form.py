@@ -21,14 +21,16 @@ class AccessForm:
         return not self.errors
 
 
-def check_access_form(policy: Policy, group_name: str | None, duration_text: str | None,
-                      reason: str | None) -> AccessForm:
+def check_access_form(
+    policy: Policy, group_name: str | None, duration_text: str | None, reason: str | None
+) -> AccessForm:
     form = AccessForm(reason=(reason or "").strip())
     name = (group_name or "").strip()
     group = policy.group(name) if name else None
     if group is None:
-        form.errors["group"] = (f"'{name[:60]}' is not a group you can request here." if name
-                                else "Choose an Okta group.")
+        form.errors["group"] = (
+            f"'{name[:60]}' is not a group you can request here." if name else "Choose an Okta group."
+        )
     form.group = group
     text = (duration_text or "").strip()
     if text:
@@ -40,10 +42,13 @@ def check_access_form(policy: Policy, group_name: str | None, duration_text: str
         limit = policy.group_max_duration(group)
         if form.duration is None and group.require_duration and "duration" not in form.errors:
             form.errors["duration"] = f"{group.okta_group} needs a duration" + (
-                f" (at most {format_duration(limit)})." if limit else ".")
+                f" (at most {format_duration(limit)})." if limit else "."
+            )
         elif form.duration is not None and limit is not None and form.duration > limit:
-            form.errors["duration"] = (f"At most {format_duration(limit)} for {group.okta_group} "
-                                       f"(you asked for {describe_duration(form.duration)}).")
+            form.errors["duration"] = (
+                f"At most {format_duration(limit)} for {group.okta_group} "
+                f"(you asked for {describe_duration(form.duration)})."
+            )
     if not form.reason:
         form.errors["reason"] = "Say why you need this access."
     return form

@@ -62,9 +62,14 @@ def open_request(db: Database, dispatcher: Dispatcher, new: NewRequest) -> Reque
         )
         session.add(req)
         session.flush()
-        audit.append(session, actor=new.requester_email or new.requester_slack_id, action="request.submitted",
-                     subject=new.subject_email or new.requester_email, request_id=req.id,
-                     detail={"kind": new.kind, "summary": new.summary})
+        audit.append(
+            session,
+            actor=new.requester_email or new.requester_slack_id,
+            action="request.submitted",
+            subject=new.subject_email or new.requester_email,
+            request_id=req.id,
+            detail={"kind": new.kind, "summary": new.summary},
+        )
     assert req.id is not None
     dispatcher.enqueue("submit_request", f"submit-{req.id}", req.id)
     return req
@@ -82,8 +87,14 @@ def _stale_message(req: Request) -> str:
         return f"{req.ref} is still being prepared; try again in a moment."
     who = req.decided_by_email or "someone"
     at = req.decided_at.strftime("%H:%M UTC") if req.decided_at else ""
-    verbs = {"approved": "approved", "running": "approved", "done": "approved and done", "denied": "denied",
-             "failed": "approved (it then failed)", "partly_failed": "approved (it then partly failed)"}
+    verbs = {
+        "approved": "approved",
+        "running": "approved",
+        "done": "approved and done",
+        "denied": "denied",
+        "failed": "approved (it then failed)",
+        "partly_failed": "approved (it then partly failed)",
+    }
     if req.status in verbs:
         return f"{req.ref} was already {verbs[req.status]} by {who} at {at}; nothing changed.".replace(" at ;", ";")
     return f"{req.ref} is no longer waiting for approval ({cards.status_label(req.status)}); nothing changed."
@@ -100,8 +111,7 @@ def _clicker_email(session: Session, slack_id: str, step: ApprovalStep) -> str:
     return person.email if person else slack_id
 
 
-def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason: str | None,
-           now: datetime) -> Outcome:
+def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason: str | None, now: datetime) -> Outcome:
     """Record one approver's decision on the current step, or say why it changes nothing."""
     with db.session() as session:
         found = request_with_steps(session, request_id)
@@ -116,18 +126,26 @@ def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason
         own = {req.requester_slack_id}
         person = session.get(Person, clicker)
         if clicker in own or (person and person.email in (req.requester_email, req.subject_email)):
-            return Outcome(False, f"You cannot approve or deny your own request ({req.ref}), "
-                                  "not even as an owner or admin.")
+            return Outcome(
+                False, f"You cannot approve or deny your own request ({req.ref}), not even as an owner or admin."
+            )
         if clicker not in current.approver_slack_ids:
             waiting = ", ".join(current.approver_emails) or "nobody"
-            return Outcome(False, f"You are not an approver of the current step of {req.ref} "
-                                  f"({current.spec}: {waiting}); nothing changed.")
+            return Outcome(
+                False,
+                f"You are not an approver of the current step of {req.ref} "
+                f"({current.spec}: {waiting}); nothing changed.",
+            )
         email = _clicker_email(session, clicker, current)
         claimed = session.execute(
             update(ApprovalStep)
             .where(col(ApprovalStep.id) == current.id, col(ApprovalStep.status) == "pending")
-            .values(status="approved" if approve else "denied", decided_by_email=email,
-                    decided_by_slack_id=clicker, decided_at=now)
+            .values(
+                status="approved" if approve else "denied",
+                decided_by_email=email,
+                decided_by_slack_id=clicker,
+                decided_at=now,
+            )
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
@@ -136,8 +154,13 @@ def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason
                 return Outcome(False, _stale_message(again) if again else "Request not found.")
         following = [s for s in steps if s.position > current.position]
         version = req.version + 1  # ORM updates below refresh `req` in place: read it first
-        values: dict[str, Any] = {"version": version, "updated_at": now, "decided_by_email": email,
-                                  "decided_by_slack_id": clicker, "decided_at": now}
+        values: dict[str, Any] = {
+            "version": version,
+            "updated_at": now,
+            "decided_by_email": email,
+            "decided_by_slack_id": clicker,
+            "decided_at": now,
+        }
         if not approve:
             values.update(status="denied", deny_reason=reason)
         elif following:
@@ -152,9 +175,14 @@ def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
             return Outcome(False, "Someone else acted on this request at the same moment; nothing changed.")
-        audit.append(session, actor=email, action="request.approved_step" if approve else "request.denied",
-                     subject=req.subject_email or req.requester_email, request_id=request_id,
-                     detail={"step": current.spec, "position": current.position, "reason": reason})
+        audit.append(
+            session,
+            actor=email,
+            action="request.approved_step" if approve else "request.denied",
+            subject=req.subject_email or req.requester_email,
+            request_id=request_id,
+            detail={"step": current.spec, "position": current.position, "reason": reason},
+        )
     verb = "Approved" if approve else "Denied"
     return Outcome(True, f"{verb} {req.ref}.", version)
 
@@ -187,8 +215,7 @@ def retry(db: Database, dispatcher: Dispatcher, request_id: int, clicker: str, n
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return Outcome(False, f"{req.ref} has nothing to retry ({cards.status_label(req.status)}).")
         actor = person.email if person else clicker
-        audit.append(session, actor=actor, action="request.retry", request_id=request_id,
-                     detail={"attempt": attempt})
+        audit.append(session, actor=actor, action="request.retry", request_id=request_id, detail={"attempt": attempt})
     dispatcher.enqueue(kind_of(req).execute_workflow(), f"execute-{request_id}-{attempt}", request_id, attempt)
     announce_change(dispatcher, request_id, version)
     return Outcome(True, f"Retrying the failed steps of {req.ref}.", version)
@@ -261,9 +288,15 @@ def _resolve_steps(request_id: int) -> None:
             emails = [e for e in people.role_holders(ADMIN_ROLE) if e not in excluded]
             fallback = True
         slack_ids = [people.slack_id_of(e) or "" for e in emails]
-        rows.append(ApprovalStep(request_id=request_id, position=position,
-                                 spec=f"{spec} → {ADMIN_ROLE}" if fallback else spec,
-                                 approver_emails=emails, approver_slack_ids=slack_ids))
+        rows.append(
+            ApprovalStep(
+                request_id=request_id,
+                position=position,
+                spec=f"{spec} → {ADMIN_ROLE}" if fallback else spec,
+                approver_emails=emails,
+                approver_slack_ids=slack_ids,
+            )
+        )
     with runtime.current().db.session() as session:
         for row in rows:
             session.add(row)
@@ -280,8 +313,11 @@ def _open_for_approval(request_id: int, plan: list[str]) -> str:
         assert req is not None
         if req.status != "submitted":
             return req.status
-        steps = list(session.exec(select(ApprovalStep).where(ApprovalStep.request_id == request_id)
-                                  .order_by(col(ApprovalStep.position))))
+        steps = list(
+            session.exec(
+                select(ApprovalStep).where(ApprovalStep.request_id == request_id).order_by(col(ApprovalStep.position))
+            )
+        )
         req.plan = plan
         req.version += 1
         req.updated_at = now
@@ -292,8 +328,13 @@ def _open_for_approval(request_id: int, plan: list[str]) -> str:
             for s in steps:
                 s.status = "skipped"
                 session.add(s)
-            audit.append(session, actor="engops-bot", action="request.auto_approved", request_id=request_id,
-                         subject=req.subject_email or req.requester_email)
+            audit.append(
+                session,
+                actor="engops-bot",
+                action="request.auto_approved",
+                request_id=request_id,
+                subject=req.subject_email or req.requester_email,
+            )
         else:
             req.status = "pending"
             steps[0].status = "pending"
@@ -315,8 +356,7 @@ def _fail_submission(request_id: int, why: str) -> None:
             return
         req.status, req.error, req.version = "failed", why, req.version + 1
         session.add(req)
-        audit.append(session, actor="engops-bot", action="request.rejected", request_id=request_id,
-                     detail={"why": why})
+        audit.append(session, actor="engops-bot", action="request.rejected", request_id=request_id, detail={"why": why})
 
 
 @durable("submit_request")
@@ -367,9 +407,11 @@ def _claim_execution(request_id: int) -> str | None:
     """approved -> running, once; returns the execution workflow's name to start."""
     rt = runtime.current()
     with rt.db.session() as session:
-        moved = session.execute(update(Request).where(col(Request.id) == request_id,
-                                                      col(Request.status) == "approved")
-                                .values(status="running", attempt=1))
+        moved = session.execute(
+            update(Request)
+            .where(col(Request.id) == request_id, col(Request.status) == "approved")
+            .values(status="running", attempt=1)
+        )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return None
     req, _ = _load(request_id)
@@ -397,10 +439,11 @@ def notify_requester(request_id: int, text: str) -> None:
 def _actions_for(copy: CardCopy, req: Request, steps: list[ApprovalStep]) -> list[str]:
     actions: list[str] = []
     current = _current_step(steps)
-    if req.status == "pending" and current is not None:
-        if copy.audience == "channel" or (copy.audience == "approver"
-                                          and copy.recipient_slack_id in current.approver_slack_ids):
-            actions += [cards.APPROVE, cards.DENY]
+    may_decide = copy.audience == "channel" or (
+        copy.audience == "approver" and current is not None and copy.recipient_slack_id in current.approver_slack_ids
+    )
+    if req.status == "pending" and current is not None and may_decide:
+        actions += [cards.APPROVE, cards.DENY]
     if copy.audience in ("requester", "channel"):
         actions += kind_of(req).requester_actions(req)
         if req.status in ("failed", "partly_failed"):
@@ -425,8 +468,9 @@ def _post_cards(request_id: int) -> None:
         channel = channel or rt.slack.dm_channel(recipient or "")
         if channel in have:
             continue
-        copy = CardCopy(request_id=request_id, channel_id=channel, ts="", audience=audience,
-                        recipient_slack_id=recipient)
+        copy = CardCopy(
+            request_id=request_id, channel_id=channel, ts="", audience=audience, recipient_slack_id=recipient
+        )
         blocks = cards.request_blocks(req, steps, actions=_actions_for(copy, req, steps))
         posted = rt.slack.post(channel, cards.request_text(req), blocks)
         copy.ts = posted.ts
@@ -475,9 +519,11 @@ def expire_due(now: datetime) -> list[Job]:
     for request_id in _due(now, col(Request.expires_at)):
         with rt.db.session() as session:
             req = session.get(Request, request_id)
-            moved = session.execute(update(Request).where(col(Request.id) == request_id,
-                                                          col(Request.status) == "pending")
-                                    .values(status="expired", version=Request.version + 1, updated_at=now))
+            moved = session.execute(
+                update(Request)
+                .where(col(Request.id) == request_id, col(Request.status) == "pending")
+                .values(status="expired", version=Request.version + 1, updated_at=now)
+            )
             if moved.rowcount == 1 and req is not None:  # type: ignore[attr-defined]
                 audit.append(session, actor="engops-bot", action="request.expired", request_id=request_id)
                 expired.append((request_id, req.version))  # already refreshed by the update
@@ -488,8 +534,10 @@ def expire_due(now: datetime) -> list[Job]:
 def request_expired(request_id: int, version: int) -> None:
     _refresh_cards(request_id)
     days = runtime.current().policy.access.defaults.expire_after.days
-    _notify_requester(request_id, f"Your request REQ-{request_id} expired: nobody decided within {days} days. "
-                                  "Ask again if you still need it.")
+    _notify_requester(
+        request_id,
+        f"Your request REQ-{request_id} expired: nobody decided within {days} days. Ask again if you still need it.",
+    )
 
 
 @durable("remind_approvers")
@@ -513,8 +561,13 @@ def _send_reminder(request_id: int) -> None:
         session.add(current)
         session.add(req)
         targets = [s for s in current.approver_slack_ids if s]
-        audit.append(session, actor="engops-bot", action="request.reminded", request_id=request_id,
-                     detail={"approvers": current.approver_emails})
+        audit.append(
+            session,
+            actor="engops-bot",
+            action="request.reminded",
+            request_id=request_id,
+            detail={"approvers": current.approver_emails},
+        )
     for slack_id in targets:
         rt.slack.dm(slack_id, f"Reminder: {req.ref} ({escape(req.summary)}) is waiting for your approval.")
 
@@ -552,8 +605,9 @@ def _widen_to_admins(request_id: int) -> bool:
         req.escalate_at = None
         session.add(current)
         session.add(req)
-        audit.append(session, actor="engops-bot", action="request.escalated", request_id=request_id,
-                     detail={"approvers": emails})
+        audit.append(
+            session, actor="engops-bot", action="request.escalated", request_id=request_id, detail={"approvers": emails}
+        )
     return True
 
 
@@ -568,8 +622,7 @@ def check_can_decide(db: Database, request_id: int, clicker: str) -> Outcome:
         if req.status != "pending" or current is None:
             return Outcome(False, _stale_message(req))
         person = session.get(Person, clicker)
-        if clicker == req.requester_slack_id or (person and person.email in (req.requester_email,
-                                                                             req.subject_email)):
+        if clicker == req.requester_slack_id or (person and person.email in (req.requester_email, req.subject_email)):
             return Outcome(False, f"You cannot approve or deny your own request ({req.ref}).")
         if clicker not in current.approver_slack_ids:
             return Outcome(False, f"You are not an approver of the current step of {req.ref}; nothing changed.")

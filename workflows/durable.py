@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from dbos import DBOS
 
@@ -19,14 +19,14 @@ def durable(name: str) -> Callable[[F], F]:
     def wrap(fn: F) -> F:
         workflow = DBOS.workflow(name=name)(fn)
         REGISTRY[name] = workflow
-        return workflow
+        return cast(F, workflow)
 
     return wrap
 
 
 def step(**kwargs: Any) -> Callable[[F], F]:
     """A DBOS step (at-least-once: make it idempotent)."""
-    return DBOS.step(**kwargs)
+    return cast(Callable[[F], F], DBOS.step(**kwargs))
 
 
 def enqueue(workflow: str, workflow_id: str, *args: Any) -> None:

@@ -22,8 +22,13 @@ def _publish(slack_id: str) -> None:
     with rt.db.session() as session:
         email = queries.email_of(session, slack_id)
         requests = queries.open_requests_of(session, slack_id)
-        grants = list(session.exec(select(Grant).where(Grant.status == "active")
-                                   .where((col(Grant.user_slack_id) == slack_id) | (col(Grant.user_email) == email))))
+        grants = list(
+            session.exec(
+                select(Grant)
+                .where(Grant.status == "active")
+                .where((col(Grant.user_slack_id) == slack_id) | (col(Grant.user_email) == email))
+            )
+        )
         waiting = queries.waiting_on(session, slack_id, email)
     rt.slack.publish_home(slack_id, home_view(requests, grants, waiting))
 

@@ -88,8 +88,9 @@ def refresh_roles(now: datetime, *, force: bool = False) -> int:
     """Rebuild the role_member cache (and learn role holders' Slack ids) when it is stale."""
     rt = runtime.current()
     with rt.db.session() as session:
-        newest = session.exec(select(RoleMember.refreshed_at).order_by(RoleMember.refreshed_at.desc())  # type: ignore[attr-defined]
-                              ).first()
+        newest = session.exec(
+            select(RoleMember.refreshed_at).order_by(RoleMember.refreshed_at.desc())  # type: ignore[attr-defined]
+        ).first()
     if not force and newest is not None and now - newest < ROLE_REFRESH_EVERY:
         return 0
     holders = {role: role_holders(role) for role in rt.policy.roles}

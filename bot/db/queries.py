@@ -21,8 +21,11 @@ def request_with_steps(session: Session, request_id: int) -> tuple[Request, list
     req = session.get(Request, request_id)
     if req is None:
         return None
-    steps = list(session.exec(select(ApprovalStep).where(ApprovalStep.request_id == request_id)
-                              .order_by(col(ApprovalStep.position))))
+    steps = list(
+        session.exec(
+            select(ApprovalStep).where(ApprovalStep.request_id == request_id).order_by(col(ApprovalStep.position))
+        )
+    )
     return req, steps
 
 
@@ -86,4 +89,3 @@ def involved(session: Session, req: Request, slack_id: str) -> bool:
     if email in (req.subject_email, req.requester_email):
         return True
     return bool(roles_of(session, email) & {"it-admins", "helpdesk"})
-

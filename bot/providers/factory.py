@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from typing import TYPE_CHECKING
 from bot.settings import Settings
 
 if TYPE_CHECKING:  # the SDKs behind these are imported only when an adapter is built

@@ -33,8 +33,11 @@ SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105  (a local stand-in's, no
 WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105
 BOT_TOKEN = "xoxb-sandbox-bot-token"  # noqa: S105
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
-SANDBOX_AWS_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox",  # noqa: S105
-                           "AWS_DEFAULT_REGION": "us-east-1"}
+SANDBOX_AWS_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "sandbox",
+    "AWS_SECRET_ACCESS_KEY": "sandbox",  # noqa: S105
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 @dataclass
@@ -127,8 +130,13 @@ class Stack:
         assert self.settings is not None and self.policy is not None
         overrides = self._fast_adapters(self._okta_url) if self.options.fast_retries else {}
         services = build_services(self.settings, self.policy, in_process_worker=True, clock=self.clock, **overrides)
-        self.web = start_web(self.settings, self.policy, port=self.options.app_port,
-                             executor_id=self.options.executor_id, services=services)
+        self.web = start_web(
+            self.settings,
+            self.policy,
+            port=self.options.app_port,
+            executor_id=self.options.executor_id,
+            services=services,
+        )
 
     def stop_app(self) -> None:
         """Stop the bot (web and worker); the stand-ins and the database stay."""
@@ -176,8 +184,7 @@ class Stack:
             if not [w for w in busy if not (w.workflow_id or "").startswith("sched-")]:
                 return
             time.sleep(0.02)
-        raise TimeoutError(f"durable work still running after {timeout}s: "
-                           f"{[w.workflow_id for w in busy][:10]}")
+        raise TimeoutError(f"durable work still running after {timeout}s: {[w.workflow_id for w in busy][:10]}")
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout

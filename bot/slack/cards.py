@@ -80,16 +80,21 @@ def request_blocks(req: Request, steps: Sequence[ApprovalStep], *, actions: Sequ
         fields.append({"type": "mrkdwn", "text": f"*For how long*\n{escape(str(duration))}"})
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": truncate(title, 150)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(truncate(req.summary, 500))}*"},
-         "fields": fields},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*{escape(truncate(req.summary, 500))}*"},
+            "fields": fields,
+        },
     ]
     if req.plan:
         plan = "\n".join(f"• {escape(line)}" for line in req.plan[:30])
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": truncate(f"*What will change*\n{plan}",
-                                                                                      2900)}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": truncate(f"*What will change*\n{plan}", 2900)}}
+        )
     if req.reason:
-        blocks.append({"type": "section",
-                       "text": {"type": "mrkdwn", "text": truncate(f"*Why*\n{escape(req.reason)}", 2900)}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": truncate(f"*Why*\n{escape(req.reason)}", 2900)}}
+        )
     if steps:
         lines = "\n".join(step_line(s) for s in sorted(steps, key=lambda s: s.position))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": truncate(f"*Approvals*\n{lines}", 2900)}})

@@ -7,7 +7,10 @@ from typing import Any
 DEFAULT_URL = "https://engops.example.com"
 
 SLASH_COMMANDS: dict[str, tuple[str, str]] = {
-    "/access": ("Request access to an Okta group, list or revoke your grants", "[group duration reason] | list | revoke <group>"),
+    "/access": (
+        "Request access to an Okta group, list or revoke your grants",
+        "[group duration reason] | list | revoke <group>",
+    ),
     "/offboard": ("Offboard people (help desk, IT admins)", "<@user or email> […]"),
     "/rotate-keys": ("Rotate AWS IAM access keys", "[iam-user]"),
     "/it": ("File an IT request with the right EngOps team", "[summary]"),
@@ -45,8 +48,12 @@ def build_manifest(url: str = DEFAULT_URL, *, socket: bool = False) -> dict[str,
     events_url = f"{base}/slack/events"
     commands = []
     for name, (description, hint) in SLASH_COMMANDS.items():
-        command: dict[str, Any] = {"command": name, "description": description, "usage_hint": hint,
-                                   "should_escape": True}
+        command: dict[str, Any] = {
+            "command": name,
+            "description": description,
+            "usage_hint": hint,
+            "should_escape": True,
+        }
         if not socket:
             command["url"] = events_url
         commands.append(command)
@@ -70,8 +77,11 @@ def build_manifest(url: str = DEFAULT_URL, *, socket: bool = False) -> dict[str,
             "background_color": "#1d3557",
         },
         "features": {
-            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": True,
-                         "messages_tab_read_only_enabled": False},
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": False,
+            },
             "bot_user": {"display_name": "engops", "always_online": True},
             "shortcuts": shortcuts,
             "slash_commands": commands,

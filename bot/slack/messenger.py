@@ -84,10 +84,12 @@ class Messenger:
             self._dm_channels[slack_id] = channel
         return channel
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None,
-             thread_ts: str | None = None) -> Posted:
-        resp = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks, thread_ts=thread_ts,
-                                            unfurl_links=False, unfurl_media=False)
+    def post(
+        self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None
+    ) -> Posted:
+        resp = self.client.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
+        )
         return Posted(channel=str(resp["channel"]), ts=str(resp["ts"]))
 
     def dm(self, slack_id: str, text: str, blocks: list[dict[str, Any]] | None = None) -> Posted:

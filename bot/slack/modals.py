@@ -23,9 +23,16 @@ def group_option(name: str, description: str) -> dict[str, Any]:
     return option
 
 
-def access_modal(*, channel_id: str | None, group: str | None = None, group_description: str = "",
-                 duration: str | None = None, reason: str | None = None, on_behalf: bool = False,
-                 duration_hint: str = "") -> dict[str, Any]:
+def access_modal(
+    *,
+    channel_id: str | None,
+    group: str | None = None,
+    group_description: str = "",
+    duration: str | None = None,
+    reason: str | None = None,
+    on_behalf: bool = False,
+    duration_hint: str = "",
+) -> dict[str, Any]:
     group_select: dict[str, Any] = {
         "type": "external_select",
         "action_id": GROUP_ACTION,
@@ -34,26 +41,47 @@ def access_modal(*, channel_id: str | None, group: str | None = None, group_desc
     }
     if group:
         group_select["initial_option"] = group_option(group, group_description)
-    duration_input: dict[str, Any] = {"type": "plain_text_input", "action_id": "duration",
-                                      "placeholder": _plain("e.g. 8h, 2d, 30m")}
+    duration_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": "duration",
+        "placeholder": _plain("e.g. 8h, 2d, 30m"),
+    }
     if duration:
         duration_input["initial_value"] = duration
-    reason_input: dict[str, Any] = {"type": "plain_text_input", "action_id": "reason", "multiline": True,
-                                    "max_length": 2000}
+    reason_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": "reason",
+        "multiline": True,
+        "max_length": 2000,
+    }
     if reason:
         reason_input["initial_value"] = reason[:2000]
     blocks: list[dict[str, Any]] = [
         {"type": "input", "block_id": "group", "label": _plain("Okta group"), "element": group_select},
-        {"type": "input", "block_id": "duration", "label": _plain("Duration"), "optional": True,
-         "element": duration_input,
-         "hint": _plain(duration_hint or "How long you need it; required for some groups")},
+        {
+            "type": "input",
+            "block_id": "duration",
+            "label": _plain("Duration"),
+            "optional": True,
+            "element": duration_input,
+            "hint": _plain(duration_hint or "How long you need it; required for some groups"),
+        },
         {"type": "input", "block_id": "reason", "label": _plain("Justification"), "element": reason_input},
     ]
     if on_behalf:
-        blocks.append({"type": "input", "block_id": "on_behalf", "optional": True,
-                       "label": _plain("On behalf of (help desk)"),
-                       "element": {"type": "users_select", "action_id": "on_behalf",
-                                   "placeholder": _plain("Leave empty to request for yourself")}})
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": "on_behalf",
+                "optional": True,
+                "label": _plain("On behalf of (help desk)"),
+                "element": {
+                    "type": "users_select",
+                    "action_id": "on_behalf",
+                    "placeholder": _plain("Leave empty to request for yourself"),
+                },
+            }
+        )
     return {
         "type": "modal",
         "callback_id": ACCESS_CALLBACK,
@@ -74,10 +102,19 @@ def deny_modal(request_id: int, channel_id: str | None) -> dict[str, Any]:
         "close": _plain("Cancel"),
         "private_metadata": json.dumps({"request_id": request_id, "channel_id": channel_id}),
         "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"Why are you denying *REQ-{request_id}*? "
-                                                                   "The requester will see your reason."}},
-            {"type": "input", "block_id": "reason", "label": _plain("Reason"),
-             "element": {"type": "plain_text_input", "action_id": "reason", "multiline": True, "max_length": 1000}},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"Why are you denying *REQ-{request_id}*? The requester will see your reason.",
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": _plain("Reason"),
+                "element": {"type": "plain_text_input", "action_id": "reason", "multiline": True, "max_length": 1000},
+            },
         ],
     }
 

@@ -22,8 +22,14 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 def _fill(db: Database, n: int = 5) -> None:
     for i in range(n):
-        audit.record(db, actor=f"user{i}@example.com", action="test.action", subject=f"s{i}", request_id=i + 1,
-                     detail={"i": i, "note": "ünïcode"})
+        audit.record(
+            db,
+            actor=f"user{i}@example.com",
+            action="test.action",
+            subject=f"s{i}",
+            request_id=i + 1,
+            detail={"i": i, "note": "ünïcode"},
+        )
 
 
 def test_chain_of_appends_verifies(db: Database) -> None:
@@ -62,9 +68,20 @@ def test_reordered_entries_are_detected(db: Database) -> None:
         # swap the contents of entries 2 and 3 (keeping their seq numbers)
         rows = {r.seq: r for r in conn.execute(text("SELECT * FROM audit_entry WHERE seq IN (2, 3)"))}
         for seq, other in ((2, rows[3]), (3, rows[2])):
-            conn.execute(text("UPDATE audit_entry SET actor=:a, action=:b, subject=:c, prev_hash=:p, hash=:h, at=:t "
-                              "WHERE seq=:s"), {"a": other.actor, "b": other.action, "c": other.subject,
-                                                 "p": other.prev_hash, "h": other.hash, "t": other.at, "s": seq})
+            conn.execute(
+                text(
+                    "UPDATE audit_entry SET actor=:a, action=:b, subject=:c, prev_hash=:p, hash=:h, at=:t WHERE seq=:s"
+                ),
+                {
+                    "a": other.actor,
+                    "b": other.action,
+                    "c": other.subject,
+                    "p": other.prev_hash,
+                    "h": other.hash,
+                    "t": other.at,
+                    "s": seq,
+                },
+            )
     result = audit.verify(db)
     assert not result.ok and result.first_bad_seq == 2
 

@@ -18,8 +18,9 @@ ENGOPS = [sys.executable, "-m", "bot.cli"]
 
 def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OKTA_", "GOOGLE_", "GITLAB_"))}
-    return subprocess.run(ENGOPS + args, env={**base, **env}, capture_output=True, text=True, timeout=120, cwd=cwd,
-                          check=False)
+    return subprocess.run(
+        ENGOPS + args, env={**base, **env}, capture_output=True, text=True, timeout=120, cwd=cwd, check=False
+    )
 
 
 def test_check_reports_each_policy_problem_with_its_path(tmp_path: Path) -> None:
@@ -48,7 +49,10 @@ def test_serve_refuses_to_start_without_settings() -> None:
     assert result.stderr.strip().splitlines() == ["SLACK_API_URL: Value error, URL must be an http(s) URL, got 'nope'"]
     result = run(["serve", "--port", "0"], {"ENGOPS_POLICY": str(EXAMPLE_POLICY)})
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["SLACK_BOT_TOKEN: required", "SLACK_SIGNING_SECRET: required for serve"]
+    assert result.stderr.strip().splitlines() == [
+        "SLACK_BOT_TOKEN: required",
+        "SLACK_SIGNING_SECRET: required for serve",
+    ]
 
 
 def test_check_live_reaches_every_service(stack: Stack) -> None:

@@ -19,8 +19,11 @@ def test_models_and_migrations_agree(database_url: str) -> None:
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-            diff = [d for d in compare_metadata(ctx, SQLModel.metadata)
-                    if not (d[0] == "remove_table" and d[1].name.startswith(("dbos", "workflow", "operation")))]
+            diff = [
+                d
+                for d in compare_metadata(ctx, SQLModel.metadata)
+                if not (d[0] == "remove_table" and d[1].name.startswith(("dbos", "workflow", "operation")))
+            ]
     finally:
         engine.dispose()
     assert diff == [], f"models changed without a migration: {diff[:5]}"

@@ -6,8 +6,9 @@ from bot.sandbox.stack import Stack
 from tests.support.slack import last_ephemeral
 
 
-def request_access(stack: Stack, user: str, group: str, duration: str | None, reason: str,
-                   channel: str = "#general") -> None:
+def request_access(
+    stack: Stack, user: str, group: str, duration: str | None, reason: str, channel: str = "#general"
+) -> None:
     assert stack.driver is not None
     stack.driver.command(user, "/access", "", channel=channel)
     values = {"Okta group": group, "Justification": reason}

@@ -17,8 +17,10 @@ def test_ten_concurrent_approve_clicks_make_one_okta_call(stack: Stack) -> None:
     card = driver.latest("oscar")
     assert card is not None
     results: list[int] = []
-    threads = [threading.Thread(target=lambda: results.append(driver.click("oscar", "Approve", message=card).status))
-               for _ in range(10)]
+    threads = [
+        threading.Thread(target=lambda: results.append(driver.click("oscar", "Approve", message=card).status))
+        for _ in range(10)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -100,8 +102,9 @@ def test_grant_expires_while_the_bot_is_down_and_is_removed_at_start(stack: Stac
     stack.stop_app()
     stack.advance(hours=2)
     stack.start_app()
-    stack.wait_for(lambda: "dave@example.com" not in stack.okta.members("aws-sandbox-admins"),
-                   what="removal after start")
+    stack.wait_for(
+        lambda: "dave@example.com" not in stack.okta.members("aws-sandbox-admins"), what="removal after start"
+    )
     stack.wait_idle()
     assert "access to aws-sandbox-admins expired" in driver.dm_text("dave")
 

@@ -9,8 +9,19 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_ENGINE_KEYS = {"runtime", "entrypoint", "instance_class", "automatic_scaling", "inbound_services", "handlers",
-                   "env_variables", "includes", "service", "vpc_access_connector", "app_engine_apis"}
+APP_ENGINE_KEYS = {
+    "runtime",
+    "entrypoint",
+    "instance_class",
+    "automatic_scaling",
+    "inbound_services",
+    "handlers",
+    "env_variables",
+    "includes",
+    "service",
+    "vpc_access_connector",
+    "app_engine_apis",
+}
 CURRENT_PYTHON_RUNTIMES = {"python311", "python312", "python313"}
 
 
