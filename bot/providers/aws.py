@@ -83,6 +83,12 @@ class AccessKey:
 
 
 @dataclass(frozen=True)
+class IamUser:
+    name: str
+    email: str | None  # the `email` tag, lower case
+
+
+@dataclass(frozen=True)
 class NewKeySecret:
     """A freshly created key's secret half; its repr shows only the key id."""
 
@@ -97,6 +103,8 @@ class NewKeySecret:
 class AwsProvider(Protocol):
     def find_iam_user(self, email: str) -> str | None: ...
 
+    def list_users(self) -> list[IamUser]: ...
+
     def list_keys(self, user: str) -> list[AccessKey]: ...
 
     def create_key(self, user: str) -> tuple[AccessKey, NewKeySecret]: ...
@@ -106,6 +114,8 @@ class AwsProvider(Protocol):
     def delete_key(self, user: str, key_id: str) -> None: ...
 
     def put_secret(self, name: str, value: dict[str, str], client_request_token: str) -> str: ...
+
+    def secret_version_arn(self, name: str, version_id: str) -> str | None: ...
 
     def ping(self) -> str: ...
 
@@ -154,6 +164,22 @@ class AwsAdapter:
             if name and self._user_exists(name):
                 return name
         return None
+
+    def list_users(self) -> list[IamUser]:
+        """Every IAM user with its `email` tag. ListUsers returns no tags, so one ListUserTags each."""
+        iam = self._client("iam")
+        names: list[str] = self._call(
+            lambda: [u["UserName"] for page in iam.get_paginator("list_users").paginate() for u in page["Users"]]
+        )
+        users = []
+        for name in names:
+            try:
+                tags = self._call(partial(self._user_tags, iam, name))
+            except NotFoundError:
+                continue  # deleted since the listing
+            email = next((str(t["Value"]).strip().lower() for t in tags if t["Key"] == EMAIL_TAG), None)
+            users.append(IamUser(name, email))
+        return users
 
     def list_keys(self, user: str) -> list[AccessKey]:
         iam = self._client("iam")
@@ -223,6 +249,27 @@ class AwsAdapter:
             )
         return str(created["ARN"])
 
+    def secret_version_arn(self, name: str, version_id: str) -> str | None:
+        """The secret's ARN when it has a version `version_id` (the ClientRequestToken of a `put_secret`), else None.
+
+        Tells whether an interrupted attempt already stored a value, without reading the value."""
+        secrets = self._client("secretsmanager")
+        try:
+            versions: list[dict[str, Any]] = self._call(
+                lambda: [
+                    version
+                    for page in secrets.get_paginator("list_secret_version_ids").paginate(
+                        SecretId=name, IncludeDeprecated=True
+                    )
+                    for version in page["Versions"]
+                ]
+            )
+            if not any(v.get("VersionId") == version_id for v in versions):
+                return None
+            return str(self._call(lambda: secrets.describe_secret(SecretId=name))["ARN"])
+        except NotFoundError:
+            return None
+
     def ping(self) -> str:
         sts = self._client("sts")
         identity = self._call(lambda: sts.get_caller_identity())
@@ -230,24 +277,15 @@ class AwsAdapter:
 
     # --- plumbing --------------------------------------------------------------------------------------------
     def _email_index(self) -> dict[str, list[str]]:
-        """email (lower case) -> IAM users tagged with it. ListUsers returns no tags, so one ListUserTags each;
-        cached for `tag_index_ttl` seconds so a bulk offboarding scans IAM once, not once per person."""
+        """email (lower case) -> IAM users tagged with it; cached for `tag_index_ttl` seconds so a bulk
+        offboarding scans IAM once, not once per person."""
         with self._lock:
             if self._tag_index is not None and self._clock() - self._tag_index_at < self._tag_index_ttl:
                 return self._tag_index
-        iam = self._client("iam")
-        names: list[str] = self._call(
-            lambda: [u["UserName"] for page in iam.get_paginator("list_users").paginate() for u in page["Users"]]
-        )
         index: dict[str, list[str]] = {}
-        for name in names:
-            try:
-                tags = self._call(partial(self._user_tags, iam, name))
-            except NotFoundError:
-                continue  # deleted since the listing
-            for tag in tags:
-                if tag["Key"] == EMAIL_TAG:
-                    index.setdefault(str(tag["Value"]).strip().lower(), []).append(name)
+        for user in self.list_users():
+            if user.email:
+                index.setdefault(user.email, []).append(user.name)
         with self._lock:
             self._tag_index, self._tag_index_at = index, self._clock()
         return index

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.policy import Policy
-from bot.sandbox.directory import Directory, Person
+from bot.sandbox.directory import Directory
 from bot.sandbox.slack import Message, SlackStandIn, SlackUser
 from bot.slack.manifest import GLOBAL_SHORTCUTS, MESSAGE_SHORTCUTS, SLASH_COMMANDS
 
@@ -21,7 +21,8 @@ def workspace(slack: SlackStandIn, directory: Directory, policy: Policy) -> dict
         user = slack.user(person.slack_id)
         people.append({"id": user.id, "handle": user.name, "name": user.real_name, "email": user.email,
                        "hint": hints.get(person.handle, "")})
-    channels = [{"id": c.id, "name": c.name} for c in slack.channels.values() if not c.is_im]
+    with slack.lock:
+        channels = [{"id": c.id, "name": c.name} for c in slack.channels.values() if not c.is_im]
     return {
         "team": {"id": slack.team_id, "domain": slack.team_domain},
         "bot": {"id": slack.bot_user_id, "name": BOT_NAME},
@@ -95,6 +96,11 @@ def _conversation(slack: SlackStandIn, channel_id: str, name: str, kind: str) ->
 
 def screen(slack: SlackStandIn, user: SlackUser) -> dict[str, Any]:
     """Everything `user` can see right now."""
+    with slack.lock:  # one consistent picture, and no channel dict changing under the loop
+        return _screen(slack, user)
+
+
+def _screen(slack: SlackStandIn, user: SlackUser) -> dict[str, Any]:
     conversations = [_conversation(slack, c.id, c.name, "channel")
                      for c in sorted(slack.channels.values(), key=lambda c: c.name) if not c.is_im]
     dm = slack.dm_channel(user.id)
@@ -114,7 +120,3 @@ def screen(slack: SlackStandIn, user: SlackUser) -> dict[str, Any]:
         "modal": modal,
         "home": slack.view_api(home_record) if home_record else None,
     }
-
-
-def person_of(directory: Directory, slack_id: str) -> Person | None:
-    return directory.by_slack_id(slack_id)
