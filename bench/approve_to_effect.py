@@ -1,0 +1,131 @@
+"""Approve click -> membership visible at the Okta stand-in, p50/p99 over N requests.
+
+    .venv/bin/python bench/approve_to_effect.py [--requests 200]                # one process, SQLite
+    .venv/bin/python bench/approve_to_effect.py --scaleout [--requests 200]     # 2 web + 2 workers, PostgreSQL
+
+The request is for `netsuite-finance` (one approval step: its owner). The clock starts when the
+Approve click is sent and stops when the stand-in shows the membership.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.cold_start import first_ack, free_port  # noqa: E402
+from bench.load import percentile  # noqa: E402
+from bench.population import with_generated_people  # noqa: E402
+from bot.sandbox.stack import Stack, StackOptions  # noqa: E402
+
+PG_ADMIN = os.environ.get("ENGOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+GROUP = "netsuite-finance"
+
+
+def measure(stack: Stack, requests: int, web_urls: list[str]) -> list[float]:
+    driver = stack.driver
+    assert driver is not None
+    latencies = []
+    for i in range(requests):
+        driver.app_url = web_urls[i % len(web_urls)]
+        user = f"load{i:04d}"
+        driver.command(user, "/access", "")
+        driver.submit_view(user, {"Okta group": GROUP, "Justification": "benchmark"})
+        card = stack.wait_for(lambda u=user: _card_for(stack, u), timeout=30, what=f"card for {user}")
+        email = f"{user}@example.com"
+        started = time.perf_counter()
+        driver.click("oscar", "Approve", message=card)
+        stack.wait_for(lambda e=email: e in stack.okta.members(GROUP), timeout=30, what=f"membership of {user}")
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def _card_for(stack: Stack, user: str) -> object:
+    for message in reversed(stack.slack.dm("oscar")):
+        if f"{user}@example.com" in str(message.blocks) and "Approve" in str(message.blocks):
+            return message
+    return None
+
+
+def scaleout(stack: Stack, database_url: str) -> tuple[list[str], list[subprocess.Popen[bytes]]]:
+    env = {**os.environ, **stack.env, "DATABASE_URL": database_url}
+    procs, urls = [], []
+    for n in range(2):
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "worker", "--id", f"bench-worker-{n}"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    for _ in range(2):
+        port = free_port()
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        if first_ack(port, time.monotonic() + 60) is None:
+            raise SystemExit("web replica did not start")
+        urls.append(f"http://127.0.0.1:{port}")
+    return urls, procs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--scaleout", action="store_true")
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    directory = with_generated_people(args.requests)
+    data = Path(tempfile.mkdtemp(prefix="engops-approve-"))
+    database_url, db_name = None, None
+    if args.scaleout:
+        db_name = f"engops_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{db_name}"')
+        database_url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{db_name}"
+    stack = Stack.start(StackOptions(data_dir=data, database_url=database_url), directory)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        urls = [stack.url]
+        if args.scaleout:
+            stack.stop_app()
+            urls, procs = scaleout(stack, str(database_url))
+        else:
+            stack.wait_idle(60)
+        latencies = measure(stack, args.requests, urls)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
+        stack.stop()
+        if db_name:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    ms = [x * 1000 for x in latencies]
+    setup = "2 web + 2 workers, PostgreSQL" if args.scaleout else "1 process (in-process worker), SQLite"
+    print("| setup | requests | p50 ms | p99 ms | max ms |")
+    print("| --- | --- | --- | --- | --- |")
+    print(f"| {setup} | {len(ms)} | {statistics.median(ms):.0f} | {percentile(ms, 99):.0f} | {max(ms):.0f} |")
+
+
+if __name__ == "__main__":
+    main()
