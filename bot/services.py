@@ -46,8 +46,9 @@ class Services:
         from workflows.webhooks import accept_gitlab_event
 
         assert self.settings.slack_signing_secret is not None
+        signing_secret = self.settings.slack_signing_secret.get_secret_value()
         bolt = build_app(
-            signing_secret=self.settings.slack_signing_secret.get_secret_value(),
+            signing_secret=signing_secret,
             client=self.messenger.client,
             deps=self.deps(),
         )
@@ -56,7 +57,7 @@ class Services:
             secret.get_secret_value() if secret else None,
             lambda event, body: accept_gitlab_event(self.dispatcher, event, body),
         )
-        return WebApp(bolt, self.db, self.metrics, webhook)
+        return WebApp(bolt, self.db, self.metrics, webhook, signing_secret)
 
     def close(self) -> None:
         for closer in reversed(self._closers):

@@ -14,10 +14,12 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt import App, BoltRequest
+from slack_sdk.signature import SignatureVerifier
 from werkzeug.wrappers import Request, Response
 
 from bot.db.engine import Database
 from bot.metrics import Metrics
+from bot.replay import ReplayGuard
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +39,14 @@ def _request_kind(body: str, content_type: str) -> str:
 
 
 class WebApp:
-    def __init__(self, bolt: App, db: Database, metrics: Metrics, gitlab_webhook: WebhookHandler) -> None:
+    def __init__(self, bolt: App, db: Database, metrics: Metrics, gitlab_webhook: WebhookHandler,
+                 signing_secret: str) -> None:
         self.bolt = bolt
+        self.verifier = SignatureVerifier(signing_secret)
         self.db = db
         self.metrics = metrics
         self.gitlab_webhook = gitlab_webhook
+        self.replays = ReplayGuard()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
@@ -94,6 +99,12 @@ class WebApp:
         except Exception:
             self.metrics.slack_requests.labels(kind, "400").inc()
             return Response("malformed request body", status=400)
+        signature = request.headers.get("X-Slack-Signature", "")
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        genuine = timestamp.isdigit() and self.verifier.is_valid(body, timestamp, signature)
+        if genuine and not self.replays.first_time(signature):
+            self.metrics.slack_requests.labels(kind, "replay").inc()
+            return Response("replayed request", status=401)
         bolt_response = self.bolt.dispatch(bolt_request)
         status = bolt_response.status
         if status == 404 and bolt_request.body == {}:

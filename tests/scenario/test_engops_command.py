@@ -57,3 +57,11 @@ def test_health_ready_and_metrics(stack: Stack) -> None:
     stack.driver.command("alice", "/engops", "help")
     metrics = requests.get(f"{stack.url}/metrics", timeout=5).text
     assert 'engops_slack_requests_total{kind="command",status="200"}' in metrics
+
+
+def test_a_replayed_request_is_refused(stack: Stack) -> None:
+    assert stack.driver is not None
+    body = b"command=%2Fengops&text=help&user_id=U00000003&team_id=T0SANDBOX1&channel_id=C1&trigger_id=1.2"
+    headers = stack.driver.signed_headers(body, "application/x-www-form-urlencoded")
+    assert stack.driver.raw(body, headers).status == 200
+    assert stack.driver.raw(body, headers).status == 401
