@@ -21,7 +21,7 @@ from bench.load import run_load  # noqa: E402
 from bot.sandbox.stack import SIGNING_SECRET, Stack, StackOptions  # noqa: E402
 
 
-def command_body(command: str, text: str, user: str = "U00000003") -> bytes:
+def command_body(command: str, text: str, user: str = "U00000003", nonce: int = 0) -> bytes:
     return urlencode(
         {
             "token": "x",
@@ -35,9 +35,14 @@ def command_body(command: str, text: str, user: str = "U00000003") -> bytes:
             "text": text,
             "api_app_id": "A0ENGOPS01",
             "response_url": "http://127.0.0.1:9/none",
-            "trigger_id": "1.2.3",
+            "trigger_id": f"1.2.{nonce}",
         }
     ).encode()
+
+
+def help_body(n: int) -> bytes:
+    # unique per request: the bot refuses a replayed signature
+    return command_body("/engops", "help", nonce=n)
 
 
 def main() -> None:
@@ -47,28 +52,26 @@ def main() -> None:
     logging.disable(logging.WARNING)
     stack = Stack.start(StackOptions(data_dir=Path(tempfile.mkdtemp(prefix="engops-bench-"))))
     bare_url, bare = start_bare_app(SIGNING_SECRET)
-    help_body = command_body("/engops", "help")
+
     try:
         print("| concurrency | bare p50 ms | bare p99 ms | bot p50 ms | bot p99 ms | p99 ratio | bot req/s | errors |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for concurrency in (1, 10, 50):
             run_load(
-                f"{bare_url}/slack/events", SIGNING_SECRET, lambda n: help_body, concurrency=concurrency, total=50
+                f"{bare_url}/slack/events", SIGNING_SECRET, help_body, concurrency=concurrency, total=50
             )  # warm-up
-            run_load(
-                f"{stack.url}/slack/events", SIGNING_SECRET, lambda n: help_body, concurrency=concurrency, total=50
-            )
+            run_load(f"{stack.url}/slack/events", SIGNING_SECRET, help_body, concurrency=concurrency, total=50)
             base = run_load(
                 f"{bare_url}/slack/events",
                 SIGNING_SECRET,
-                lambda n: help_body,
+                help_body,
                 concurrency=concurrency,
                 total=args.total,
             )
             bot = run_load(
                 f"{stack.url}/slack/events",
                 SIGNING_SECRET,
-                lambda n: help_body,
+                help_body,
                 concurrency=concurrency,
                 total=args.total,
             )
