@@ -84,6 +84,35 @@ def append(
     return entry
 
 
+def append_many(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Several entries (each the keyword arguments of `append`) in one go: the head row is taken once,
+    not once per entry, for bulk work that records hundreds of outcomes a second."""
+    if not entries:
+        return
+    session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + len(entries)))
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+    session.refresh(head)
+    seq, prev = head.seq - len(entries), head.hash
+    for fields in entries:
+        seq += 1
+        entry = AuditEntry(
+            seq=seq,
+            at=utcnow(),
+            actor=fields["actor"],
+            action=fields["action"],
+            subject=fields.get("subject", ""),
+            request_id=fields.get("request_id"),
+            detail=json.loads(json.dumps(fields.get("detail") or {}, default=str)),
+            prev_hash=prev,
+            hash="",
+        )
+        entry.hash = prev = entry_hash(prev, entry)
+        session.add(entry)
+    head.hash = prev
+    session.add(head)
+    session.flush()
+
+
 def record(db: Database, **kwargs: Any) -> AuditEntry:
     """Append in a transaction of its own."""
     with db.session() as session:

@@ -95,9 +95,12 @@ def socket() -> None:
     _logging()
     settings = _settings(Mode.SOCKET)
     policy = _policy(settings)
-    from bot.runner import run_socket
+    from bot.runner import SocketModeRefused, run_socket
 
-    run_socket(settings, policy)
+    try:
+        run_socket(settings, policy, wait=_wait_for_signal)
+    except SocketModeRefused as exc:
+        raise _fail([str(exc)], code=1) from None
 
 
 @app.command()
@@ -193,6 +196,22 @@ def manifest(
     from bot.slack.manifest import build_manifest
 
     typer.echo(json.dumps(build_manifest(url, socket=socket), indent=2))
+
+
+@app.command()
+def offboard(
+    file: Annotated[Path, typer.Option("--file", help="CSV with a header row: `email` (required), `reason`")],
+    as_email: Annotated[str, typer.Option("--as", help="the requester; must hold an offboarding.allowed role")],
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="return once submitted")] = False,
+) -> None:
+    """Bulk offboarding from a CSV: one request, approved in Slack, with a progress bar."""
+    settings = _settings(Mode.CLI)
+    policy = _policy(settings)
+    from bot.cli_offboard import offboard_from_csv
+
+    code = offboard_from_csv(settings, policy, file, as_email, wait=not no_wait)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

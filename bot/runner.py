@@ -107,15 +107,31 @@ def run_worker(settings: Settings, policy: Policy, *, executor_id: str | None, w
         services.close()
 
 
-def run_socket(settings: Settings, policy: Policy) -> None:
+class SocketModeRefused(Exception):
+    """Slack would not open a Socket Mode connection (wrong app token, Slack unreachable); one line."""
+
+
+def run_socket(settings: Settings, policy: Policy, *, wait: Callable[[], None]) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     from bot.app import build_app
 
+    assert settings.slack_app_token is not None
+    app_token = settings.slack_app_token.get_secret_value()
     upgrade(settings.database_url)
     services = build_services(settings, policy, in_process_worker=True)
+    try:
+        # Asked here, before the worker starts, so a refused token ends the process with one line
+        # (the SDK would log the whole response and raise mid-start). The SDK connects to this URL.
+        first_url = str(services.messenger.client.apps_connections_open(app_token=app_token)["url"])
+    except SlackApiError as exc:
+        services.close()
+        raise SocketModeRefused(f"SLACK_APP_TOKEN: Slack refused Socket Mode ({exc.response.get('error')})") from None
+    except OSError as exc:
+        services.close()
+        raise SocketModeRefused(f"SLACK_API_URL: cannot reach Slack for Socket Mode ({exc})") from None
     dbos_worker.launch(settings.database_url, dbos_worker.default_executor_id())
-    assert settings.slack_app_token is not None
     bolt = build_app(
         signing_secret=(
             settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else "socket-mode"
@@ -123,8 +139,13 @@ def run_socket(settings: Settings, policy: Policy) -> None:
         client=services.messenger.client,
         deps=services.deps(),
     )
+    handler = SocketModeHandler(bolt, app_token)
+    handler.client.wss_uri = first_url
     try:
-        SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+        handler.connect()  # type: ignore[no-untyped-call]
+        log.info("Socket Mode connected (reconnects on its own when Slack asks)")
+        wait()
     finally:
+        handler.close()  # type: ignore[no-untyped-call]
         dbos_worker.shutdown()
         services.close()

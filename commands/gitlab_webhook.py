@@ -30,7 +30,10 @@ def make_handler(secret: str | None, sink: EventSink) -> Callable[[Request], Res
             return Response("not a GitLab event", status=400)
         if event not in KNOWN_EVENTS:
             return Response("ignored", status=200)
-        sink(event, body)
+        try:
+            sink(event, body)
+        except ValueError as exc:
+            return Response(f"malformed {event}: {exc}", status=400)
         return Response("ok", status=200)
 
     return handle

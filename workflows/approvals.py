@@ -272,13 +272,19 @@ def approvers_for(spec: str, req: Request) -> list[str]:
     return [spec.lower()]
 
 
+def _not_approvers(req: Request) -> set[str]:
+    """The requester and whoever the request acts on (a bulk request's `details["subjects"]`)."""
+    subjects = {str(e).lower() for e in req.details.get("subjects", [])}
+    return {req.requester_email.lower(), (req.subject_email or req.requester_email).lower()} | subjects
+
+
 @step(retries_allowed=True, max_attempts=5, interval_seconds=1.0)
 def _resolve_steps(request_id: int) -> None:
     """Approver rows for each step; the requester and the subject are never their own approvers."""
     req, existing = _load(request_id)
     if existing:
         return
-    excluded = {req.requester_email.lower(), (req.subject_email or req.requester_email).lower()}
+    excluded = _not_approvers(req)
     rows = []
     for position, spec in enumerate(req.details.get("step_specs", [])):
         emails = [e for e in approvers_for(spec, req) if e not in excluded]
@@ -593,7 +599,7 @@ def _widen_to_admins(request_id: int) -> bool:
         current = _current_step(steps)
         if req.status != "pending" or current is None or current.escalated:
             return False
-        excluded = {req.requester_email, req.subject_email}
+        excluded = _not_approvers(req)
         emails = list(current.approver_emails)
         for admin in admins:
             if admin not in emails and admin not in excluded:

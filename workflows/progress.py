@@ -11,6 +11,7 @@ import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
+from typing import NamedTuple
 
 from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
@@ -57,6 +58,13 @@ _THROTTLE = _Throttle()
 
 
 # --- state -> snapshot -------------------------------------------------------------------------
+class StepRow(NamedTuple):
+    subject: str
+    step: str
+    status: str
+    detail: str
+
+
 def snapshot(run_id: int) -> tuple[ProgressSnapshot, Run]:
     rt = runtime.current()
     with rt.db.session() as session:
@@ -64,24 +72,38 @@ def snapshot(run_id: int) -> tuple[ProgressSnapshot, Run]:
         assert run is not None
         req = session.get(Request, run.request_id)
         assert req is not None
-        rows = list(session.exec(select(RunStep).where(RunStep.run_id == run_id)
-                                 .order_by(col(RunStep.subject), col(RunStep.position))))
+        # plain tuples: a bulk run has thousands of rows and this runs every interval
+        rows = [
+            StepRow(*row)
+            for row in session.exec(
+                select(RunStep.subject, RunStep.step, RunStep.status, RunStep.detail)
+                .where(RunStep.run_id == run_id)
+                .order_by(col(RunStep.subject), col(RunStep.position))
+            )
+        ]
     order = [s for s in rt.policy.offboarding.steps] + list(UNDO_STEPS)
-    by_person: dict[str, list[RunStep]] = defaultdict(list)
+    by_person: dict[str, list[StepRow]] = defaultdict(list)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
         by_person[row.subject].append(row)
         counts[row.step][row.status] += 1
     people = list(dict.fromkeys(str(e) for e in req.details.get("subjects", []))) or sorted(by_person)
-    finished = sum(1 for email in people
-                   if all(r.status != "pending" for r in by_person.get(email, [])
-                          if r.step not in (RECORD_STEP, *UNDO_STEPS)))
-    failures = [(r.subject, StepState(r.step, r.status, r.detail)) for email in people
-                for r in by_person.get(email, []) if r.status == "failed"]
+    finished = sum(
+        1
+        for email in people
+        if all(r.status != "pending" for r in by_person.get(email, []) if r.step not in (RECORD_STEP, *UNDO_STEPS))
+    )
+    failures = [
+        (r.subject, StepState(r.step, r.status, r.detail))
+        for email in people
+        for r in by_person.get(email, [])
+        if r.status == "failed"
+    ]
     person_steps: list[tuple[str, list[StepState]]] = []
     if len(people) <= MAX_PERSON_ROWS:
-        person_steps = [(email, [StepState(r.step, r.status, r.detail) for r in by_person.get(email, [])])
-                        for email in people]
+        person_steps = [
+            (email, [StepState(r.step, r.status, r.detail) for r in by_person.get(email, [])]) for email in people
+        ]
     now = rt.clock.now()
     undoable = any(r.step in UNDOABLE_STEPS and r.status == "done" for r in rows)
     snap = ProgressSnapshot(
@@ -98,8 +120,12 @@ def snapshot(run_id: int) -> tuple[ProgressSnapshot, Run]:
         failures=failures,
         person_steps=person_steps,
         can_retry=req.status in ("failed", "partly_failed"),
-        can_undo=(req.status in ("done", "partly_failed") and undoable and run.finished_at is not None
-                  and now - run.finished_at < UNDO_WINDOW),
+        can_undo=(
+            req.status in ("done", "partly_failed")
+            and undoable
+            and run.finished_at is not None
+            and now - run.finished_at < UNDO_WINDOW
+        ),
         note=_note(req, run),
         record_url=(req.details.get("record") or {}).get("web_url"),
     )
@@ -111,8 +137,10 @@ def _note(req: Request, run: Run) -> str:
     if run.status == "undoing":
         return f"Undo requested by {undo.get('by', 'an IT admin')}: unsuspending Google and Okta…"
     if run.status == "undone":
-        return (f"Undone by {undo.get('by', 'an IT admin')}: Google and Okta accounts unsuspended. "
-                "AWS access keys stay inactive; reactivate them by hand if needed.")
+        return (
+            f"Undone by {undo.get('by', 'an IT admin')}: Google and Okta accounts unsuspended. "
+            "AWS access keys stay inactive; reactivate them by hand if needed."
+        )
     if req.status == "running" and req.attempt > 1:
         return f"Retry (attempt {req.attempt}): only the failed steps run again."
     return ""
@@ -142,8 +170,11 @@ def post_or_update(run_id: int) -> None:
         posted = rt.slack.post(_target_channel(req), text, blocks)
     except SlackApiError as exc:
         # e.g. a DM between two people, or a private channel without the bot: the requester's DM still works
-        log.warning("progress of REQ-%s not postable in the request channel (%s); posting to the requester",
-                    req.id, exc.response.get("error"))
+        log.warning(
+            "progress of REQ-%s not postable in the request channel (%s); posting to the requester",
+            req.id,
+            exc.response.get("error"),
+        )
         posted = rt.slack.dm(req.requester_slack_id, text, blocks)
     with rt.db.session() as session:
         row = session.get(Run, run_id)
@@ -167,12 +198,12 @@ def update(run_id: int) -> None:
 
 
 @step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
-def ensure_posted(run_id: int) -> None:
+def post_progress(run_id: int) -> None:
     post_or_update(run_id)
 
 
 @step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
-def render(run_id: int) -> None:
+def render_progress(run_id: int) -> None:
     update(run_id)
 
 

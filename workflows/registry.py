@@ -1,3 +1,17 @@
 """Imports every module that defines durable workflows, so each process knows them all by name."""
 
-from workflows import access, approvals, home, replies, sweep, webhooks  # noqa: F401
+from workflows import (  # noqa: F401
+    access,
+    approvals,
+    escalation,
+    filing,
+    home,
+    issue_sync,
+    key_preview,
+    key_rotation,
+    key_scan,
+    offboarding,
+    replies,
+    sweep,
+    webhooks,
+)

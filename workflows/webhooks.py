@@ -11,6 +11,10 @@ from workflows.durable import durable
 
 
 def accept_gitlab_event(dispatcher: Dispatcher, event: str, body: dict[str, Any]) -> None:
+    """Raises ValueError for a body that is not a well-formed Issue/Note event (the webhook answers 400)."""
+    from workflows.issue_sync import parse_event
+
+    parse_event(event, body)
     # GitLab may deliver the same event twice; the body's hash makes the second a no-op.
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
     dispatcher.enqueue("gitlab_event", f"gitlab-{digest}", event, body)

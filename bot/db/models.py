@@ -154,6 +154,8 @@ class TrackedIssue(SQLModel, table=True):
     channel_id: str | None = None
     thread_ts: str | None = None
     created_at: datetime = _created()
+    request_id: int | None = Field(default=None, foreign_key="request.id", index=True)  # the REQ it was filed for
+    confidential: bool = False  # then the channel thread gets no content from GitLab, only the requester's DM
 
 
 class Escalation(SQLModel, table=True):

@@ -39,6 +39,7 @@ class KeyRotation(SQLModel, table=True):
     delete_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     postponed: int = 0  # times deactivation waited because the old key was still in use
+    postponed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the last such check
     rolled_back_by: str | None = None
     # The notice DMs with the Reactivate old key button, updated in place: [{"channel", "ts", "slack_id"}]
     notices: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -46,9 +47,10 @@ class KeyRotation(SQLModel, table=True):
 
 
 class KeyScanState(SQLModel, table=True):
-    """One row: when the daily key-age scan last ran (so it runs once a day whatever the number of workers)."""
+    """One row: when the daily key-age scan runs next (claimed by compare-and-set: once, whatever the workers)."""
 
     __tablename__ = "key_scan_state"
 
     id: int = Field(default=1, primary_key=True)
-    last_run_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    last_run_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_run_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

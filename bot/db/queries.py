@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from bot.db.models import ApprovalStep, Grant, Person, Request, RoleMember
 
-OPEN_STATUSES = ("pending", "approved", "running", "partly_failed", "failed")
+OPEN_STATUSES = ("pending", "approved", "running", "partly_failed", "failed", "filed", "waiting_for_requester")
 _REF = re.compile(r"^\s*(?:REQ-)?(\d{1,12})\s*$", re.IGNORECASE)
 
 

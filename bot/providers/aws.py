@@ -254,21 +254,26 @@ class AwsAdapter:
 
         Tells whether an interrupted attempt already stored a value, without reading the value."""
         secrets = self._client("secretsmanager")
+
+        # DescribeSecret first: it answers NotFound for a missing secret (moto's ListSecretVersionIds gives a 500).
         try:
-            versions: list[dict[str, Any]] = self._call(
-                lambda: [
-                    version
-                    for page in secrets.get_paginator("list_secret_version_ids").paginate(
-                        SecretId=name, IncludeDeprecated=True
-                    )
-                    for version in page["Versions"]
-                ]
-            )
-            if not any(v.get("VersionId") == version_id for v in versions):
-                return None
-            return str(self._call(lambda: secrets.describe_secret(SecretId=name))["ARN"])
+            arn = str(self._call(lambda: secrets.describe_secret(SecretId=name))["ARN"])
         except NotFoundError:
             return None
+
+        def version_ids() -> set[str]:
+            found: set[str] = set()
+            token = None
+            while True:  # ListSecretVersionIds has no boto3 paginator
+                page = secrets.list_secret_version_ids(
+                    SecretId=arn, IncludeDeprecated=True, **({"NextToken": token} if token else {})
+                )
+                found |= {str(v["VersionId"]) for v in page["Versions"]}
+                token = page.get("NextToken")
+                if not token:
+                    return found
+
+        return arn if version_id in self._call(version_ids) else None
 
     def ping(self) -> str:
         sts = self._client("sts")

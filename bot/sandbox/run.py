@@ -50,8 +50,14 @@ def start_sandbox(port: int = 3000, data_dir: Path = Path(".sandbox"), host: str
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         wipe_database(data_dir)
-        stack = Stack.start(StackOptions(data_dir=data_dir, database_url=f"sqlite:///{data_dir / DB_FILE}",
-                                         executor_id=EXECUTOR_ID))
+        stack = Stack.start(
+            StackOptions(data_dir=data_dir, database_url=f"sqlite:///{data_dir / DB_FILE}", executor_id=EXECUTOR_ID)
+        )
+        try:
+            stack.wait_idle(timeout=60)  # the start-up sweep fills the people and roles caches commands read
+        except BaseException:
+            stack.stop()
+            raise
     except BaseException:
         console.stop()
         raise
@@ -83,8 +89,11 @@ def run_sandbox(port: int, data_dir: Path, wait: Callable[[], None]) -> None:
     try:
         sandbox = start_sandbox(port=port, data_dir=data_dir)
     except OSError as exc:
-        print(f"cannot start the sandbox console on 127.0.0.1:{port}: {exc.strerror or exc}. "
-              "Is another sandbox running? Try --port.", file=sys.stderr)
+        print(
+            f"cannot start the sandbox console on 127.0.0.1:{port}: {exc.strerror or exc}. "
+            "Is another sandbox running? Try --port.",
+            file=sys.stderr,
+        )
         raise SystemExit(1) from None
     print(how_to_try(sandbox, data_dir), flush=True)
     try:

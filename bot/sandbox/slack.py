@@ -592,6 +592,7 @@ class SlackStandIn(StandIn):
         self._triggers: dict[str, Trigger] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
         self._method_limits: dict[str, _MethodLimit] = {}
+        self._app_level_methods: set[str] = set()
         self.add_user(bot_user_id, bot_name, "EngOps Bot", "", is_bot=True)
         for method, spec in METHODS.items():
             self.route(f"/api/{method}", ["GET", "POST"], self._api_handler(method, spec))
@@ -636,6 +637,13 @@ class SlackStandIn(StandIn):
             self.channels[channel.id] = channel
             self._messages[channel.id] = []
             return channel
+
+    def add_app_level_method(self, method: str, handler: Callable[[Request], Response]) -> None:
+        """A Web API method called with an app-level token (`xapp-…`) instead of the bot token, such as
+        Socket Mode's apps.connections.open (bot/sandbox/slack_socket.py); `handler` checks the token."""
+        with self.lock:
+            self._app_level_methods.add(method)
+            self.route(f"/api/{method}", ["POST"], handler)
 
     def set_method_limit(self, method: str, limit: int, period: float = 60.0, *, per_channel: bool = False) -> None:
         if method not in METHODS:
@@ -733,18 +741,16 @@ class SlackStandIn(StandIn):
     def authorize(self, request: Request) -> Response | None:
         if not request.path.startswith("/api/"):
             return None
-        header = request.headers.get("Authorization")
-        token: str | None = None
-        if header is not None:
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                return _api_error("invalid_auth")
-        elif request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
-            token = request.form.get("token")
+        if request.path.removeprefix("/api/") in self._app_level_methods:
+            return None
+        try:
+            token = request_token(request)
+        except SlackError as err:
+            return _api_error(err.code)
         if not token:
             return _api_error("not_authed")
         if token != self.bot_token:
-            return _api_error("invalid_auth")
+            return _api_error("not_allowed_token_type" if token.startswith("xapp-") else "invalid_auth")
         return None
 
     def error_response(self, status: int, message: str) -> Response:
@@ -1429,6 +1435,19 @@ class SlackStandIn(StandIn):
                 "modals": {u: [self.view_api(self._views[v]) for v in s] for u, s in self._stacks.items() if s},
                 "homes": {u: self.view_api(self._views[v]) for u, v in self._homes.items()},
             }
+
+
+def request_token(request: Request) -> str | None:
+    """The token a Web API call carries (`Authorization: Bearer …`, or `token` in a form body); None if none."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise SlackError("invalid_auth")
+        return token
+    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+        return request.form.get("token") or None
+    return None
 
 
 def _api_error(code: str, *messages: str, status: int = 200) -> Response:

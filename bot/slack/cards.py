@@ -25,9 +25,18 @@ STATUS_LABELS = {
     "revoked": ":leftwards_arrow_with_hook: Revoked",
     "cancelled": ":heavy_multiplication_x: Cancelled",
     "undone": ":leftwards_arrow_with_hook: Undone",
+    "filed": ":ticket: Filed in GitLab",
+    "closed": ":white_check_mark: Closed in GitLab",
+    "waiting_for_requester": ":question: Waiting for the requester's choice",
 }
 
-KIND_LABELS = {"access": "Access request", "offboarding": "Offboarding", "key_rotation": "AWS key rotation"}
+KIND_LABELS = {
+    "access": "Access request",
+    "offboarding": "Offboarding",
+    "key_rotation": "AWS key rotation",
+    "it_request": "IT request",
+    "escalation": "Escalation",
+}
 
 # Action ids are stable: the manifest test and the driver find buttons by them and by label.
 APPROVE = "request_approve"

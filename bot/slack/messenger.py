@@ -112,6 +112,21 @@ class Messenger:
     def permalink(self, channel: str, ts: str) -> str:
         return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
 
+    def thread_messages(self, channel: str, ts: str, limit: int = 500) -> list[dict[str, Any]]:
+        """The thread a message belongs to (its parent first), via conversations.replies, up to `limit`."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while len(messages) < limit:
+            resp = self.client.conversations_replies(channel=channel, ts=ts, cursor=cursor, limit=min(200, limit))
+            messages.extend(resp.get("messages") or [])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not resp.get("has_more") or not cursor:
+                break
+        return messages[:limit]
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        self.client.views_update(view_id=view_id, view=view)
+
     def publish_home(self, slack_id: str, view: dict[str, Any]) -> None:
         self.client.views_publish(user_id=slack_id, view=view)
 

@@ -66,17 +66,22 @@ def resolving_modal(count: int, channel_id: str | None) -> dict[str, Any]:
         "private_metadata": json.dumps({"channel_id": channel_id, "people": []}),
         "blocks": [
             _section(f":hourglass_flowing_sand: Resolving… looking up {who} in Google, Okta and AWS."),
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": "Nothing changes until an IT admin approves."}]},
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "Nothing changes until an IT admin approves."}],
+            },
         ],
     }
 
 
-def preview_modal(people: Sequence[PersonPreview], channel_id: str | None, approvers: str,
-                  problems: Sequence[str] = ()) -> dict[str, Any]:
+def preview_modal(
+    people: Sequence[PersonPreview], channel_id: str | None, approvers: str, problems: Sequence[str] = ()
+) -> dict[str, Any]:
     """The resolved plan per person, a required reason, and Submit (when anyone can be offboarded)."""
     chosen = [p.email for p in people if p.offboardable]
-    blocks: list[dict[str, Any]] = [_section(f"*What will be done* ({len(chosen)} of {len(people)} "
-                                             f"{'person' if len(people) == 1 else 'people'})")]
+    blocks: list[dict[str, Any]] = [
+        _section(f"*What will be done* ({len(chosen)} of {len(people)} {'person' if len(people) == 1 else 'people'})")
+    ]
     blocks += [_section(f":warning: {escape(problem)}") for problem in problems]
     for person in people[:MAX_PREVIEW_PEOPLE]:
         icon = "" if person.offboardable else ":warning: "
@@ -93,12 +98,34 @@ def preview_modal(people: Sequence[PersonPreview], channel_id: str | None, appro
         "blocks": blocks,
     }
     if chosen:
-        blocks.append({"type": "input", "block_id": REASON_BLOCK, "label": _plain("Reason"),
-                       "element": {"type": "plain_text_input", "action_id": REASON_BLOCK, "multiline": True,
-                                   "max_length": 1000,
-                                   "placeholder": _plain("e.g. last day was Friday (HR ticket 1234)")}})
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(
-            f"On submit this goes to {escape(approvers)} for approval; you cannot approve it yourself.", 300)}]})
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": REASON_BLOCK,
+                "label": _plain("Reason"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON_BLOCK,
+                    "multiline": True,
+                    "max_length": 1000,
+                    "placeholder": _plain("e.g. last day was Friday (HR ticket 1234)"),
+                },
+            }
+        )
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": truncate(
+                            f"On submit this goes to {escape(approvers)} for approval; you cannot approve it yourself.",
+                            300,
+                        ),
+                    }
+                ],
+            }
+        )
         view["submit"] = _plain("Submit for approval")
     else:
         blocks.append(_section("Nobody here can be offboarded; nothing to submit."))
@@ -106,8 +133,13 @@ def preview_modal(people: Sequence[PersonPreview], channel_id: str | None, appro
 
 
 def preview_failed_modal(text: str) -> dict[str, Any]:
-    return {"type": "modal", "callback_id": PREVIEW_CALLBACK, "title": _plain("Offboard"), "close": _plain("Close"),
-            "blocks": [_section(f":x: {escape(text)}")]}
+    return {
+        "type": "modal",
+        "callback_id": PREVIEW_CALLBACK,
+        "title": _plain("Offboard"),
+        "close": _plain("Close"),
+        "blocks": [_section(f":x: {escape(text)}")],
+    }
 
 
 # --- the progress message -------------------------------------------------------------------------
@@ -143,15 +175,23 @@ class ProgressSnapshot:
 
 
 def progress_text(snap: ProgressSnapshot) -> str:
-    return (f"{snap.ref} Offboarding: {snap.people_finished}/{snap.people_total} people finished"
-            f" — {cards.status_label(snap.status)}")
+    return (
+        f"{snap.ref} Offboarding: {snap.people_finished}/{snap.people_total} people finished"
+        f" — {cards.status_label(snap.status)}"
+    )
 
 
 def _counts_line(step: str, counts: dict[str, int]) -> str:
-    parts = [f"{counts[s]} {s if s != 'pending' else 'to do'}" for s in ("done", "skipped", "failed", "pending")
-             if counts.get(s)]
-    icon = STEP_ICONS["failed"] if counts.get("failed") else (
-        STEP_ICONS["pending"] if counts.get("pending") else STEP_ICONS["done"])
+    parts = [
+        f"{counts[s]} {s if s != 'pending' else 'to do'}"
+        for s in ("done", "skipped", "failed", "pending")
+        if counts.get(s)
+    ]
+    icon = (
+        STEP_ICONS["failed"]
+        if counts.get("failed")
+        else (STEP_ICONS["pending"] if counts.get("pending") else STEP_ICONS["done"])
+    )
     return f"{icon} {escape(step_label(step))}: {' · '.join(parts) or 'nothing'}"
 
 
@@ -168,20 +208,28 @@ def progress_blocks(snap: ProgressSnapshot) -> list[dict[str, Any]]:
     if snap.approved_by:
         fields.append({"type": "mrkdwn", "text": f"*Approved by*\n{escape(snap.approved_by)}"})
     failures = f" · {snap.people_with_failures} with failures" if snap.people_with_failures else ""
-    fields.append({"type": "mrkdwn", "text": f"*People*\n{snap.people_finished}/{snap.people_total} finished{failures}"})
+    finished = f"{snap.people_finished}/{snap.people_total} finished{failures}"
+    fields.append({"type": "mrkdwn", "text": f"*People*\n{finished}"})
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(truncate(f"{snap.ref} · Offboarding progress", 150))},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(truncate(snap.summary, 500))}*"},
-         "fields": fields},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*{escape(truncate(snap.summary, 500))}*"},
+            "fields": fields,
+        },
     ]
     if snap.person_steps:
         for email, states in snap.person_steps:
             blocks.append(_section(f"*{escape(email)}*\n" + "\n".join(_step_line(s) for s in states)))
     else:
-        blocks.append(_section("*Steps*\n" + "\n".join(_counts_line(step, counts) for step, counts in snap.step_counts)))
+        counts = "\n".join(_counts_line(step, counts) for step, counts in snap.step_counts)
+        blocks.append(_section(f"*Steps*\n{counts}"))
         if snap.failures:
-            listed = [f"{STEP_ICONS['failed']} {escape(email)} — {escape(step_label(s.step))}: "
-                      f"{escape(truncate(s.detail, 150))}" for email, s in snap.failures[:MAX_LISTED_FAILURES]]
+            listed = [
+                f"{STEP_ICONS['failed']} {escape(email)} — {escape(step_label(s.step))}: "
+                f"{escape(truncate(s.detail, 150))}"
+                for email, s in snap.failures[:MAX_LISTED_FAILURES]
+            ]
             more = len(snap.failures) - MAX_LISTED_FAILURES
             if more > 0:
                 listed.append(f"…and {more} more failed steps")
@@ -192,19 +240,35 @@ def progress_blocks(snap: ProgressSnapshot) -> list[dict[str, Any]]:
     if snap.note:
         context.append(escape(snap.note))
     if context:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(" · ".join(context),
-                                                                                            2900)}]})
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(" · ".join(context), 2900)}]}
+        )
     buttons = []
     if snap.can_retry:
-        buttons.append({"type": "button", "action_id": cards.RETRY, "text": _plain("Retry failed steps"),
-                        "value": str(snap.request_id)})
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": cards.RETRY,
+                "text": _plain("Retry failed steps"),
+                "value": str(snap.request_id),
+            }
+        )
     if snap.can_undo:
-        buttons.append({"type": "button", "action_id": UNDO, "text": _plain("Undo"), "value": str(snap.request_id),
-                        "style": "danger",
-                        "confirm": {"title": _plain("Undo this offboarding?"),
-                                    "text": _plain("Google and Okta accounts are unsuspended. "
-                                                   "AWS access keys stay inactive."),
-                                    "confirm": _plain("Undo"), "deny": _plain("Cancel")}})
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": UNDO,
+                "text": _plain("Undo"),
+                "value": str(snap.request_id),
+                "style": "danger",
+                "confirm": {
+                    "title": _plain("Undo this offboarding?"),
+                    "text": _plain("Google and Okta accounts are unsuspended. AWS access keys stay inactive."),
+                    "confirm": _plain("Undo"),
+                    "deny": _plain("Cancel"),
+                },
+            }
+        )
     if buttons:
         blocks.append({"type": "actions", "block_id": f"offboard-{snap.request_id}-actions", "elements": buttons})
     return blocks

@@ -243,3 +243,21 @@ def test_persistent_throttling_surfaces_as_rate_limited(adapter: AwsAdapter, iam
 
 def test_ping_names_the_caller(adapter: AwsAdapter) -> None:
     assert adapter.ping().startswith("arn:aws:sts::123456789012:")
+
+
+def test_secret_version_arn_tells_whether_a_token_was_stored(adapter: AwsAdapter) -> None:
+    assert adapter.secret_version_arn("engops/iam/carl", TOKEN_A) is None  # no such secret
+    arn = adapter.put_secret("engops/iam/carl", {"k": "1"}, TOKEN_A)
+    assert adapter.secret_version_arn("engops/iam/carl", TOKEN_A) == arn
+    assert adapter.secret_version_arn("engops/iam/carl", TOKEN_B) is None
+    adapter.put_secret("engops/iam/carl", {"k": "2"}, TOKEN_B)
+    assert adapter.secret_version_arn("engops/iam/carl", TOKEN_A) == arn  # older versions still count
+
+
+def test_list_users_with_their_email_tag(adapter: AwsAdapter, iam: Any) -> None:
+    make_user(iam, "svc-x")
+    make_user(iam, "a.archer", email="Alice@Example.com")
+    assert sorted((u.name, u.email) for u in adapter.list_users()) == [
+        ("a.archer", "alice@example.com"),
+        ("svc-x", None),
+    ]

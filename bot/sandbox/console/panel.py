@@ -24,8 +24,9 @@ AWS_CACHE_SECONDS = 1.0
 def okta_panel(okta: OktaStandIn) -> dict[str, Any]:
     state = okta.state()
     return {
-        "groups": [{"name": g["name"], "description": g["description"], "members": g["members"]}
-                   for g in state["groups"]],
+        "groups": [
+            {"name": g["name"], "description": g["description"], "members": g["members"]} for g in state["groups"]
+        ],
         "users": [{"login": u["login"], "status": u["status"], "manager": u["manager"]} for u in state["users"]],
         "sessions_cleared": state["sessions_cleared"],
     }
@@ -43,12 +44,21 @@ def gitlab_panel(gitlab: GitLabStandIn) -> dict[str, Any]:
     state = gitlab.state()
     projects = []
     for project in state["projects"]:
-        issues = [{
-            "iid": i["iid"], "title": i["title"], "state": i["state"], "labels": i["labels"],
-            "assignees": i["assignees"], "confidential": i["confidential"], "web_url": i["web_url"],
-            "description": i["description"], "author": i["author"],
-            "notes": [{"author": n["author"], "body": n["body"], "system": n["system"]} for n in i["notes"]],
-        } for i in project["issues"]]
+        issues = [
+            {
+                "iid": i["iid"],
+                "title": i["title"],
+                "state": i["state"],
+                "labels": i["labels"],
+                "assignees": i["assignees"],
+                "confidential": i["confidential"],
+                "web_url": i["web_url"],
+                "description": i["description"],
+                "author": i["author"],
+                "notes": [{"author": n["author"], "body": n["body"], "system": n["system"]} for n in i["notes"]],
+            }
+            for i in project["issues"]
+        ]
         projects.append({"path": project["path_with_namespace"], "issues": issues})
     return {"projects": projects}
 
@@ -89,10 +99,20 @@ class AwsPanel:
                 for key in self._iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
                     used = self._iam.get_access_key_last_used(AccessKeyId=key["AccessKeyId"])
                     last_used = used.get("AccessKeyLastUsed", {}).get("LastUsedDate")
-                    keys.append({"id": key["AccessKeyId"], "status": key["Status"],
-                                 "created": _iso(key.get("CreateDate")), "age_days": _age_days(key.get("CreateDate"), now),
-                                 "last_used": _iso(last_used), "last_used_days": _age_days(last_used, now)})
+                    keys.append(
+                        {
+                            "id": key["AccessKeyId"],
+                            "status": key["Status"],
+                            "created": _iso(key.get("CreateDate")),
+                            "age_days": _age_days(key.get("CreateDate"), now),
+                            "last_used": _iso(last_used),
+                            "last_used_days": _age_days(last_used, now),
+                        }
+                    )
                 users.append({"name": name, "email": tags.get("email"), "keys": keys})
-        secrets = [{"name": s["Name"], "arn": s["ARN"], "changed": _iso(s.get("LastChangedDate"))}
-                   for page in self._secrets.get_paginator("list_secrets").paginate() for s in page["SecretList"]]
+        secrets = [
+            {"name": s["Name"], "arn": s["ARN"], "changed": _iso(s.get("LastChangedDate"))}
+            for page in self._secrets.get_paginator("list_secrets").paginate()
+            for s in page["SecretList"]
+        ]
         return {"users": sorted(users, key=lambda u: u["name"]), "secrets": sorted(secrets, key=lambda s: s["name"])}

@@ -19,8 +19,15 @@ def workspace(slack: SlackStandIn, directory: Directory, policy: Policy) -> dict
     people = []
     for person in directory.people:
         user = slack.user(person.slack_id)
-        people.append({"id": user.id, "handle": user.name, "name": user.real_name, "email": user.email,
-                       "hint": hints.get(person.handle, "")})
+        people.append(
+            {
+                "id": user.id,
+                "handle": user.name,
+                "name": user.real_name,
+                "email": user.email,
+                "hint": hints.get(person.handle, ""),
+            }
+        )
     with slack.lock:
         channels = [{"id": c.id, "name": c.name} for c in slack.channels.values() if not c.is_im]
     return {
@@ -28,12 +35,15 @@ def workspace(slack: SlackStandIn, directory: Directory, policy: Policy) -> dict
         "bot": {"id": slack.bot_user_id, "name": BOT_NAME},
         "people": people,
         "channels": sorted(channels, key=lambda c: c["name"]),
-        "commands": [{"command": name, "description": desc, "usage_hint": hint}
-                     for name, (desc, hint) in SLASH_COMMANDS.items()],
-        "global_shortcuts": [{"callback_id": cid, "name": name, "description": desc}
-                             for cid, (name, desc) in GLOBAL_SHORTCUTS.items()],
-        "message_shortcuts": [{"callback_id": cid, "name": name, "description": desc}
-                              for cid, (name, desc) in MESSAGE_SHORTCUTS.items()],
+        "commands": [
+            {"command": name, "description": desc, "usage_hint": hint} for name, (desc, hint) in SLASH_COMMANDS.items()
+        ],
+        "global_shortcuts": [
+            {"callback_id": cid, "name": name, "description": desc} for cid, (name, desc) in GLOBAL_SHORTCUTS.items()
+        ],
+        "message_shortcuts": [
+            {"callback_id": cid, "name": name, "description": desc} for cid, (name, desc) in MESSAGE_SHORTCUTS.items()
+        ],
     }
 
 
@@ -90,8 +100,12 @@ def _conversation(slack: SlackStandIn, channel_id: str, name: str, kind: str) ->
         if m.is_reply and m.thread_ts:
             replies.setdefault(m.thread_ts, []).append(m)
     top = [m for m in everything if not m.is_reply or m.reply_broadcast]
-    return {"id": channel_id, "name": name, "kind": kind,
-            "messages": [_message_json(slack, m, replies.get(m.ts, [])) for m in top]}
+    return {
+        "id": channel_id,
+        "name": name,
+        "kind": kind,
+        "messages": [_message_json(slack, m, replies.get(m.ts, [])) for m in top],
+    }
 
 
 def screen(slack: SlackStandIn, user: SlackUser) -> dict[str, Any]:
@@ -101,12 +115,17 @@ def screen(slack: SlackStandIn, user: SlackUser) -> dict[str, Any]:
 
 
 def _screen(slack: SlackStandIn, user: SlackUser) -> dict[str, Any]:
-    conversations = [_conversation(slack, c.id, c.name, "channel")
-                     for c in sorted(slack.channels.values(), key=lambda c: c.name) if not c.is_im]
+    conversations = [
+        _conversation(slack, c.id, c.name, "channel")
+        for c in sorted(slack.channels.values(), key=lambda c: c.name)
+        if not c.is_im
+    ]
     dm = slack.dm_channel(user.id)
     conversations.append(_conversation(slack, dm.id, BOT_NAME, "im"))
-    ephemerals = [{"channel": e.channel, "ts": e.ts, "text": e.text, "blocks": e.blocks, "thread_ts": e.thread_ts}
-                  for e in slack.ephemerals(user.id)]
+    ephemerals = [
+        {"channel": e.channel, "ts": e.ts, "text": e.text, "blocks": e.blocks, "thread_ts": e.thread_ts}
+        for e in slack.ephemerals(user.id)
+    ]
     stack = slack.views(user.id)
     modal = None
     if stack:

@@ -22,6 +22,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
+from bot.sandbox.console.composer import escaped_command_text
 from bot.sandbox.console.panel import AwsPanel, gitlab_panel, google_panel, okta_panel
 from bot.sandbox.console.screen import screen, workspace
 from bot.sandbox.slack import SlackProtocolError, ViewRecord, state_field, stateful_elements
@@ -46,8 +47,9 @@ class ConsoleError(Exception):
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data), status=status, content_type="application/json",
-                    headers={"Cache-Control": "no-store"})
+    return Response(
+        json.dumps(data), status=status, content_type="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 def _rev(data: Any) -> str:
@@ -63,18 +65,27 @@ class ConsoleApp:
         self._offered: dict[tuple[str, str, str, str], dict[str, dict[str, Any]]] = {}
         self._offered_lock = threading.Lock()
         self._api: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "command": self.command, "post": self.post, "click": self.click, "select": self.select,
-            "suggest": self.suggest, "pick": self.pick, "submit": self.submit, "close": self.close,
-            "shortcut": self.shortcut, "home": self.open_home,
+            "command": self.command,
+            "post": self.post,
+            "click": self.click,
+            "select": self.select,
+            "suggest": self.suggest,
+            "pick": self.pick,
+            "submit": self.submit,
+            "close": self.close,
+            "shortcut": self.shortcut,
+            "home": self.open_home,
         }
-        self.url_map = Map([
-            Rule("/", endpoint="index", methods=["GET"]),
-            Rule("/static/<path:name>", endpoint="static", methods=["GET"]),
-            Rule("/api/workspace", endpoint="workspace", methods=["GET"]),
-            Rule("/api/screen", endpoint="screen", methods=["GET"]),
-            Rule("/api/panel", endpoint="panel", methods=["GET"]),
-            Rule("/api/<action>", endpoint="action", methods=["POST"]),
-        ])
+        self.url_map = Map(
+            [
+                Rule("/", endpoint="index", methods=["GET"]),
+                Rule("/static/<path:name>", endpoint="static", methods=["GET"]),
+                Rule("/api/workspace", endpoint="workspace", methods=["GET"]),
+                Rule("/api/screen", endpoint="screen", methods=["GET"]),
+                Rule("/api/panel", endpoint="panel", methods=["GET"]),
+                Rule("/api/<action>", endpoint="action", methods=["POST"]),
+            ]
+        )
 
     def attach(self, stack: Stack) -> None:
         assert stack.moto is not None and stack.driver is not None
@@ -151,8 +162,12 @@ class ConsoleApp:
     def panel(self) -> dict[str, Any]:
         stack = self._stack
         assert self._aws is not None
-        return {"okta": okta_panel(stack.okta), "google": google_panel(stack.google),
-                "aws": self._aws.state(), "gitlab": gitlab_panel(stack.gitlab)}
+        return {
+            "okta": okta_panel(stack.okta),
+            "google": google_panel(stack.google),
+            "aws": self._aws.state(),
+            "gitlab": gitlab_panel(stack.gitlab),
+        }
 
     def _user_id(self, ref: Any) -> str:
         try:
@@ -211,32 +226,45 @@ class ConsoleApp:
     def command(self, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body.get("command", "")).strip()
         if name not in SLASH_COMMANDS:
-            raise ConsoleError(f"{name} is not a valid command. In Slack, messages starting with \"/\" are "
-                               "interpreted as commands.")
+            raise ConsoleError(
+                f'{name} is not a valid command. In Slack, messages starting with "/" are interpreted as commands.'
+            )
         user, channel = self._user_id(body.get("user")), self._channel_id(body.get("channel"))
-        return self._answer(self._driver.command(user, name, str(body.get("text", "")), channel=channel))
+        text = escaped_command_text(str(body.get("text", "")), self._stack.slack)
+        return self._answer(self._driver.command(user, name, text, channel=channel))
 
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         text = str(body.get("text", "")).strip()
         if not text:
             raise ConsoleError("nothing to send")
         thread_ts = str(body["thread_ts"]) if body.get("thread_ts") else None
-        message = self._stack.slack.post_as_user(self._user_id(body.get("user")), self._channel_id(body.get("channel")),
-                                                 text, thread_ts=thread_ts)
+        message = self._stack.slack.post_as_user(
+            self._user_id(body.get("user")), self._channel_id(body.get("channel")), text, thread_ts=thread_ts
+        )
         return {"ts": message.ts}
 
     def click(self, body: dict[str, Any]) -> dict[str, Any]:
         user = self._user_id(body.get("user"))
         where = self._surface(user, body.get("surface"))
         value = body.get("value")
-        return self._answer(self._driver.click(user, str(body.get("label", "")), block_id=str(body.get("block_id")),
-                                               value=None if value is None else str(value), **where))
+        return self._answer(
+            self._driver.click(
+                user,
+                str(body.get("label", "")),
+                block_id=str(body.get("block_id")),
+                value=None if value is None else str(value),
+                **where,
+            )
+        )
 
     def select(self, body: dict[str, Any]) -> dict[str, Any]:
         user = self._user_id(body.get("user"))
         where = self._surface(user, body.get("surface"))
-        return self._answer(self._driver.select(user, str(body.get("action_id")), body.get("value"),
-                                                block_id=str(body.get("block_id")), **where))
+        return self._answer(
+            self._driver.select(
+                user, str(body.get("action_id")), body.get("value"), block_id=str(body.get("block_id")), **where
+            )
+        )
 
     def suggest(self, body: dict[str, Any]) -> dict[str, Any]:
         user = self._user_id(body.get("user"))
@@ -253,8 +281,14 @@ class ConsoleApp:
         user = self._user_id(body.get("user"))
         record = self._open_view(user, body.get("view_id"))
         block_id, action_id = str(body.get("block_id")), str(body.get("action_id"))
-        block, element = next(((b, e) for b, e in stateful_elements(record.blocks)
-                               if b["block_id"] == block_id and e["action_id"] == action_id), (None, None))
+        block, element = next(
+            (
+                (b, e)
+                for b, e in stateful_elements(record.blocks)
+                if b["block_id"] == block_id and e["action_id"] == action_id
+            ),
+            (None, None),
+        )
         if block is None or element is None or element["type"] not in _EXTERNAL:
             raise ConsoleError(f"no external select {action_id!r} in that modal")
         raw = body.get("value")
@@ -271,8 +305,11 @@ class ConsoleApp:
             self._stack.slack.set_view_value(record.id, block_id, action_id, {"type": kind, state_field(kind): value})
             return {}
         # Slack reports this choice at once (block_actions); the driver checks it against a fresh type-ahead.
-        return self._answer(self._driver.select(user, action_id, wanted if isinstance(raw, list) else wanted[0],
-                                                view=True, block_id=block_id))
+        return self._answer(
+            self._driver.select(
+                user, action_id, wanted if isinstance(raw, list) else wanted[0], view=True, block_id=block_id
+            )
+        )
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         user = self._user_id(body.get("user"))

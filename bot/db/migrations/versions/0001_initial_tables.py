@@ -46,6 +46,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
+        "key_scan_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("last_run_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_run_at", bot.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
         "okta_group_info",
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("okta_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -119,23 +126,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("event_id"),
     )
     op.create_table(
-        "tracked_issue",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("project", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("iid", sa.Integer(), nullable=False),
-        sa.Column("web_url", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("team", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("requester_email", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("requester_slack_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("channel_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("thread_ts", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("created_at", bot.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("project", "iid"),
-    )
-    op.create_table(
         "approval_step",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("request_id", sa.Integer(), nullable=False),
@@ -178,27 +168,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_card_copy_request_id"), ["request_id"], unique=False)
 
     op.create_table(
-        "escalation",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("tracked_issue_id", sa.Integer(), nullable=False),
-        sa.Column("team", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("channel_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("card_ts", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("acked_by_email", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("acked_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("pages", sa.Integer(), nullable=False),
-        sa.Column("next_page_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["tracked_issue_id"],
-            ["tracked_issue.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    with op.batch_alter_table("escalation", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_escalation_next_page_at"), ["next_page_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_escalation_tracked_issue_id"), ["tracked_issue_id"], unique=False)
-
-    op.create_table(
         "grant",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("request_id", sa.Integer(), nullable=False),
@@ -225,6 +194,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_grant_user_email"), ["user_email"], unique=False)
 
     op.create_table(
+        "key_rotation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("iam_user", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("service_user", sa.Boolean(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("old_key_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("new_key_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("secret_name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("secret_arn", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("new_key_created_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("rotated_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("deactivate_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("deactivated_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delete_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("postponed", sa.Integer(), nullable=False),
+        sa.Column("postponed_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("rolled_back_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("notices", sa.JSON(), nullable=False),
+        sa.Column("created_at", bot.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["request.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("request_id"),
+    )
+    with op.batch_alter_table("key_rotation", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_key_rotation_deactivate_at"), ["deactivate_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_key_rotation_delete_at"), ["delete_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_key_rotation_iam_user"), ["iam_user"], unique=False)
+        batch_op.create_index(batch_op.f("ix_key_rotation_status"), ["status"], unique=False)
+
+    op.create_table(
         "run",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("request_id", sa.Integer(), nullable=False),
@@ -241,6 +245,53 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("run", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_run_request_id"), ["request_id"], unique=False)
+
+    op.create_table(
+        "tracked_issue",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("project", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("iid", sa.Integer(), nullable=False),
+        sa.Column("web_url", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("team", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("requester_email", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("requester_slack_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("channel_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("thread_ts", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("created_at", bot.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=True),
+        sa.Column("confidential", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["request.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("project", "iid"),
+    )
+    with op.batch_alter_table("tracked_issue", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tracked_issue_request_id"), ["request_id"], unique=False)
+
+    op.create_table(
+        "escalation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tracked_issue_id", sa.Integer(), nullable=False),
+        sa.Column("team", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("channel_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("card_ts", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("acked_by_email", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("acked_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("pages", sa.Integer(), nullable=False),
+        sa.Column("next_page_at", bot.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tracked_issue_id"],
+            ["tracked_issue.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("escalation", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_escalation_next_page_at"), ["next_page_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_escalation_tracked_issue_id"), ["tracked_issue_id"], unique=False)
 
     op.create_table(
         "run_step",
@@ -263,6 +314,23 @@ def upgrade() -> None:
     with op.batch_alter_table("run_step", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_run_step_run_id"), ["run_id"], unique=False)
 
+    op.create_table(
+        "escalation_card",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("escalation_id", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("ts", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("audience", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("note", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["escalation_id"],
+            ["escalation.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("escalation_card", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_escalation_card_escalation_id"), ["escalation_id"], unique=False)
+
     op.bulk_insert(
         sa.table("audit_head", sa.column("id", sa.Integer), sa.column("seq", sa.Integer), sa.column("hash", sa.String)),
         [{"id": 1, "seq": 0, "hash": "0" * 64}],
@@ -272,25 +340,40 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("escalation_card", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_escalation_card_escalation_id"))
+
+    op.drop_table("escalation_card")
     with op.batch_alter_table("run_step", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_run_step_run_id"))
 
     op.drop_table("run_step")
+    with op.batch_alter_table("escalation", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_escalation_tracked_issue_id"))
+        batch_op.drop_index(batch_op.f("ix_escalation_next_page_at"))
+
+    op.drop_table("escalation")
+    with op.batch_alter_table("tracked_issue", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tracked_issue_request_id"))
+
+    op.drop_table("tracked_issue")
     with op.batch_alter_table("run", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_run_request_id"))
 
     op.drop_table("run")
+    with op.batch_alter_table("key_rotation", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_key_rotation_status"))
+        batch_op.drop_index(batch_op.f("ix_key_rotation_iam_user"))
+        batch_op.drop_index(batch_op.f("ix_key_rotation_delete_at"))
+        batch_op.drop_index(batch_op.f("ix_key_rotation_deactivate_at"))
+
+    op.drop_table("key_rotation")
     with op.batch_alter_table("grant", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_grant_user_email"))
         batch_op.drop_index(batch_op.f("ix_grant_request_id"))
         batch_op.drop_index(batch_op.f("ix_grant_expires_at"))
 
     op.drop_table("grant")
-    with op.batch_alter_table("escalation", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_escalation_tracked_issue_id"))
-        batch_op.drop_index(batch_op.f("ix_escalation_next_page_at"))
-
-    op.drop_table("escalation")
     with op.batch_alter_table("card_copy", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_card_copy_request_id"))
 
@@ -299,7 +382,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_approval_step_request_id"))
 
     op.drop_table("approval_step")
-    op.drop_table("tracked_issue")
     op.drop_table("slack_event_seen")
     with op.batch_alter_table("role_member", schema=None) as batch_op:
         batch_op.drop_index("ix_role_member_email")
@@ -320,6 +402,7 @@ def downgrade() -> None:
 
     op.drop_table("person")
     op.drop_table("okta_group_info")
+    op.drop_table("key_scan_state")
     op.drop_table("audit_head")
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_entry_request_id"))

@@ -245,13 +245,13 @@ function externalSelect(block, el, ctx) {
     })),
     onPick: async (o) => {
       const next = multiple ? [...chosen.filter((c) => c.value !== o.value), o.option] : [o.option];
-      await ctx.input.pick(block, el, multiple ? next.map((x) => x.value) : o.value);
+      await ctx.input.pick(block, el, multiple ? next.map((x) => x.value) : o.value, next);
       chosen = next;
       ta.showChips(chosen.map((x) => plainString(x.text)));
     },
     onClear: async (i) => {
       const next = chosen.filter((_, j) => j !== i);
-      await ctx.input.pick(block, el, multiple ? next.map((x) => x.value) : null);
+      await ctx.input.pick(block, el, multiple ? next.map((x) => x.value) : null, next);
       chosen = next;
       ta.showChips(chosen.map((x) => plainString(x.text)));
     },

@@ -1,0 +1,95 @@
+"""The "Escalate to EngOps" message shortcut, `/escalate`, and **I'm on it** on escalation cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.db import queries
+from bot.policy import ADMIN_ROLE
+from bot.slack import triage_views
+from bot.slack.escape import mention
+from commands.deps import Deps
+from commands.interaction import channel_of, reply_id, request_id_from
+from commands.it_request import request_modal, submit
+from workflows.escalation import acknowledge, show_permalink
+from workflows.replies import reply_later
+
+ESCALATING_ROLES = ("helpdesk", ADMIN_ROLE)
+REFUSED = "Only the help desk (and IT admins) can escalate to EngOps. To ask EngOps for something yourself, use `/it`."
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.shortcut("escalate_message")
+    def escalate_message(ack: Ack, shortcut: dict[str, Any]) -> None:
+        ack()
+        user = shortcut["user"]["id"]
+        if not may_escalate(deps, user):
+            deps.slack.views_open(trigger_id=shortcut["trigger_id"], view=triage_views.refused_modal(REFUSED))
+            return
+        message = shortcut.get("message") or {}
+        channel = shortcut.get("channel") or {}
+        ts = str(message.get("ts") or shortcut.get("message_ts") or "")
+        meta = {
+            "channel_id": channel.get("id"),
+            "channel_name": channel.get("name"),
+            "message_ts": ts,
+            "thread_ts": message.get("thread_ts") or ts,
+        }
+        author = mention(str(message.get("user") or ""), "someone")
+        source = f"Escalating a message by {author}; its thread goes into the issue. Link: resolving…"
+        view = request_modal(deps, "escalation", str(message.get("text") or ""), meta, source=source)
+        opened = deps.slack.views_open(trigger_id=shortcut["trigger_id"], view=view)
+        view_id = (opened.get("view") or {}).get("id")
+        if view_id and channel.get("id") and ts:
+            show_permalink(deps.dispatcher, str(view_id), view, str(channel["id"]), ts)
+
+    @app.command("/escalate")
+    def escalate(ack: Ack, command: dict[str, Any]) -> None:
+        user = command["user_id"]
+        if not may_escalate(deps, user):
+            ack(text=REFUSED)
+            return
+        ack()
+        text = command.get("text") or ""
+        reference = _first_url(text)
+        meta = {"channel_id": command.get("channel_id"), "channel_name": command.get("channel_name")}
+        deps.slack.views_open(
+            trigger_id=command["trigger_id"], view=request_modal(deps, "escalation", text, meta, reference=reference)
+        )
+
+    @app.view(triage_views.ESCALATION_CALLBACK)
+    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        if not may_escalate(deps, body["user"]["id"]):
+            ack(response_action="errors", errors={"summary": REFUSED[:150]})
+            return
+        submit(deps, ack, body, view, "escalation")
+
+    @app.action(triage_views.ESCALATION_ACK)
+    def on_it(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        escalation_id = request_id_from(action)
+        if escalation_id is None:
+            return
+        outcome = acknowledge(
+            deps.db, deps.dispatcher, deps.policy, escalation_id, body["user"]["id"], deps.clock.now()
+        )
+        if not outcome.ok:
+            reply_later(deps.dispatcher, reply_id(body), body["user"]["id"], channel_of(body), outcome.message)
+
+
+def may_escalate(deps: Deps, slack_id: str) -> bool:
+    with deps.db.session() as session:
+        email = queries.email_of(session, slack_id)
+        return bool(email) and bool(queries.roles_of(session, email or "") & set(ESCALATING_ROLES))
+
+
+def _first_url(text: str) -> str:
+    """The first link in `/escalate` text (Slack sends links as `<url>` or `<url|label>`)."""
+    for word in text.split():
+        if word.startswith("<http") and word.endswith(">"):
+            return word[1:-1].split("|", 1)[0]
+        if word.startswith(("http://", "https://")):
+            return word
+    return ""

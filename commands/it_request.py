@@ -1,0 +1,112 @@
+"""`/it`, the "File an IT request" shortcut, the request modal, and the duplicate-offer buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.slack import modals, triage_views
+from commands.deps import Deps
+from commands.interaction import channel_of, metadata, reply_id, request_id_from
+from workflows import triage
+from workflows.approvals import Outcome
+from workflows.filing import FilingForm, answer_duplicate_offer, check_form, open_filing, prefill_from_text
+from workflows.replies import reply_later
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.command("/it")
+    def it(ack: Ack, command: dict[str, Any]) -> None:
+        ack()
+        meta = {"channel_id": command.get("channel_id"), "channel_name": command.get("channel_name")}
+        deps.slack.views_open(
+            trigger_id=command["trigger_id"], view=request_modal(deps, "it_request", command.get("text") or "", meta)
+        )
+
+    @app.shortcut("file_it_request")
+    def shortcut(ack: Ack, shortcut: dict[str, Any]) -> None:
+        ack()
+        deps.slack.views_open(trigger_id=shortcut["trigger_id"], view=request_modal(deps, "it_request", "", {}))
+
+    @app.view(triage_views.IT_CALLBACK)
+    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        submit(deps, ack, body, view, "it_request")
+
+    def answer(body: dict[str, Any], outcome: Outcome) -> None:
+        if not outcome.ok:
+            reply_later(deps.dispatcher, reply_id(body), body["user"]["id"], channel_of(body), outcome.message)
+
+    @app.action(triage_views.ADD_TO_EXISTING)
+    def add_to_existing(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        request_id = request_id_from(action)
+        if request_id is not None:
+            answer(
+                body,
+                answer_duplicate_offer(
+                    deps.db, deps.dispatcher, request_id, body["user"]["id"], add=True, now=deps.clock.now()
+                ),
+            )
+
+    @app.action(triage_views.FILE_ANYWAY)
+    def file_anyway(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        request_id = request_id_from(action)
+        if request_id is not None:
+            answer(
+                body,
+                answer_duplicate_offer(
+                    deps.db, deps.dispatcher, request_id, body["user"]["id"], add=False, now=deps.clock.now()
+                ),
+            )
+
+
+def request_modal(
+    deps: Deps, kind: str, text: str, meta: dict[str, Any], *, reference: str = "", source: str = ""
+) -> dict[str, Any]:
+    """The IT-request (or escalation) modal, pre-filled from `text` (Slack markup)."""
+    prefill = prefill_from_text(text, whole_in_details=kind == "escalation")
+    form = triage_views.RequestForm(
+        kind=kind,
+        teams=[(key, team.name) for key, team in deps.policy.teams.items()],
+        urgencies=[(value, label) for value, (label, _) in triage.URGENCIES.items()],
+        not_sure=triage.NOT_SURE,
+        default_urgency=triage.DEFAULT_URGENCY,
+        summary=prefill.summary,
+        details=prefill.details,
+        reference=reference,
+        notice=prefill.notice,
+        source=source,
+        metadata=meta,
+    )
+    return triage_views.request_modal(form)
+
+
+def submit(deps: Deps, ack: Ack, body: dict[str, Any], view: dict[str, Any], kind: str) -> None:
+    """A submitted request modal: inline errors, or the request stored and handed to filing."""
+    meta = metadata(view)
+    form = FilingForm(
+        kind=kind,
+        requester_slack_id=body["user"]["id"],
+        summary=modals.state_value(view, "summary"),
+        details=modals.state_value(view, "details"),
+        team=modals.state_value(view, "team"),
+        urgency=modals.state_value(view, "urgency"),
+        reference=modals.state_value(view, "reference"),
+        channel_id=_str(meta.get("channel_id")),
+        channel_name=_str(meta.get("channel_name")),
+        message_ts=_str(meta.get("message_ts")),
+        thread_ts=_str(meta.get("thread_ts")),
+    )
+    errors = check_form(deps.policy, form)
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    req = open_filing(deps.db, deps.dispatcher, deps.policy, form)
+    where = "in the channel's thread" if (form.channel_id or "")[:1] in ("C", "G") else "here in Slack"
+    ack(response_action="update", view=triage_views.submitted_modal(req.ref, kind, where))
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if isinstance(value, str) and value else None

@@ -1,0 +1,139 @@
+"""`/offboard <@user or email> […]`, its preview modal, and **Undo** on a run's progress message."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.db import queries
+from bot.slack import modals
+from bot.slack.escape import escape
+from bot.slack.offboarding_views import MAX_PREVIEW_PEOPLE, PREVIEW_CALLBACK, REASON_BLOCK, UNDO, resolving_modal
+from commands.deps import Deps
+from commands.interaction import channel_of, metadata, reply_id, request_id_from
+from workflows.approvals import open_request
+from workflows.offboarding import approvers_label, claim_undo, may_offboard, new_request, refusal_text, start_preview
+from workflows.replies import reply_later
+
+USAGE = (
+    "Who is leaving? `/offboard @name` or `/offboard name@example.com`; several people at once are one "
+    "request. For a long list use `engops offboard --file people.csv`."
+)
+# Slack escapes mentions as <@U123|name> and may link emails as <mailto:a@b.c|a@b.c>.
+_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>")
+_MAILTO = re.compile(r"<mailto:([^|>\s]+)(?:\|[^>]*)?>")
+_EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
+
+
+def parse_targets(text: str) -> tuple[list[str], list[str]]:
+    """(`@U…` Slack ids and emails, in order and without repeats; words that are neither)."""
+    targets: list[str] = []
+    unreadable: list[str] = []
+    for word in re.split(r"[\s,;]+", text.strip()):
+        if not word:
+            continue
+        if mention := _MENTION.fullmatch(word):
+            targets.append("@" + mention.group(1))
+        elif mailto := _MAILTO.fullmatch(word):
+            targets.append(mailto.group(1).lower())
+        elif _EMAIL.fullmatch(word):
+            targets.append(word.lower())
+        else:
+            unreadable.append(word)
+    return list(dict.fromkeys(targets)), unreadable
+
+
+def caller(deps: Deps, slack_id: str) -> tuple[str | None, set[str]]:
+    """The caller's email and roles, from the person / role_member caches (no Slack call before the ack)."""
+    with deps.db.session() as session:
+        email = queries.email_of(session, slack_id)
+        return email, queries.roles_of(session, email) if email else set()
+
+
+def command_problem(deps: Deps, user: str, targets: list[str], unreadable: list[str]) -> str | None:
+    email, roles = caller(deps, user)
+    if not may_offboard(deps.policy, email, roles):
+        return refusal_text(deps.policy)
+    if unreadable:
+        words = ", ".join(f"`{escape(w[:60])}`" for w in unreadable[:5])
+        return f"I can't tell who {words} is: mention people (@name) or give their email addresses."
+    if not targets:
+        return USAGE
+    if len(targets) > MAX_PREVIEW_PEOPLE:
+        return (
+            f"That is {len(targets)} people; `/offboard` takes up to {MAX_PREVIEW_PEOPLE}. "
+            "Use `engops offboard --file people.csv` for more."
+        )
+    if f"@{user}" in targets or (email and email.lower() in targets):
+        return "You cannot offboard yourself."
+    return None
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.command("/offboard")
+    def offboard(ack: Ack, command: dict[str, Any]) -> None:
+        user = command["user_id"]
+        targets, unreadable = parse_targets(command.get("text") or "")
+        problem = command_problem(deps, user, targets, unreadable)
+        if problem:
+            ack(text=problem)
+            return
+        ack()
+        channel = command.get("channel_id")
+        opened = deps.slack.views_open(trigger_id=command["trigger_id"], view=resolving_modal(len(targets), channel))
+        start_preview(deps.dispatcher, str(opened["view"]["id"]), user, targets, channel)
+
+    @app.view(PREVIEW_CALLBACK)
+    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        meta = metadata(view)
+        emails = [str(e) for e in meta.get("people", []) if isinstance(e, str)]
+        if not emails:  # still resolving, or nobody to offboard: there is no submit button then
+            ack()
+            return
+        reason = (modals.state_value(view, REASON_BLOCK) or "").strip()
+        email, roles = caller(deps, user)
+        error = None
+        if not reason:
+            error = "Say why these people are being offboarded."
+        elif not may_offboard(deps.policy, email, roles):
+            error = refusal_text(deps.policy)
+        elif email and email.lower() in emails:
+            error = "You cannot offboard yourself."
+        if error or not email:
+            ack(response_action="errors", errors={REASON_BLOCK: (error or refusal_text(deps.policy))[:150]})
+            return
+        channel = meta.get("channel_id")
+        req = open_request(
+            deps.db,
+            deps.dispatcher,
+            new_request(
+                deps.policy,
+                requester_slack_id=user,
+                requester_email=email,
+                emails=emails,
+                reason=reason,
+                source="Slack",
+                channel_id=channel if isinstance(channel, str) else None,
+            ),
+        )
+        ack(
+            response_action="update",
+            view=modals.done_modal(
+                "Offboarding submitted",
+                f"*{req.ref}* waits for approval by {escape(approvers_label(deps.policy))}. Nothing changes before "
+                "that; the progress is posted where you ran `/offboard`.",
+            ),
+        )
+
+    @app.action(UNDO)
+    def undo(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        request_id = request_id_from(action)
+        if request_id is None:
+            return
+        outcome = claim_undo(deps.db, deps.dispatcher, request_id, body["user"]["id"], deps.clock.now())
+        if not outcome.ok:
+            reply_later(deps.dispatcher, reply_id(body), body["user"]["id"], channel_of(body), outcome.message)

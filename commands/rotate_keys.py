@@ -1,0 +1,126 @@
+"""`/rotate-keys [iam-user]`, its preview modal, and the key buttons: Rotate now, Delete inactive key,
+Reactivate old key. Listeners only read/write the database and enqueue; AWS is looked up after the ack."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.db import queries
+from bot.slack import key_views, modals
+from bot.slack.escape import escape
+from commands.deps import Deps
+from commands.interaction import channel_of, metadata, reply_id, request_id_from
+from workflows.approvals import NewRequest, open_request
+from workflows.key_rotation import KIND, reactivate
+from workflows.replies import reply_later
+
+_IAM_USER = re.compile(r"[\w+=,.@-]{1,64}")
+
+
+def register(app: App, deps: Deps) -> None:
+    def open_preview(user: str, target: str, trigger_id: str, channel_id: str | None) -> None:
+        opened = deps.slack.views_open(trigger_id=trigger_id, view=key_views.loading_modal(target))
+        view_id = str(opened["view"]["id"])
+        deps.dispatcher.enqueue("key_rotation_preview", f"key-preview-{view_id}", user, target, view_id, channel_id)
+
+    @app.command("/rotate-keys")
+    def rotate_keys(ack: Ack, command: dict[str, Any]) -> None:
+        target = (command.get("text") or "").strip()
+        if target and not _IAM_USER.fullmatch(target):
+            known = ", ".join(f"`{escape(n)}`" for n in sorted(deps.policy.aws_keys.service_users)) or "none"
+            ack(
+                text=f"`{escape(target[:80])}` is not an IAM user name. Use `/rotate-keys` for your own keys, or "
+                f"`/rotate-keys <service-user>` for a service user ({known})."
+            )
+            return
+        ack()
+        open_preview(command["user_id"], target, command["trigger_id"], command.get("channel_id"))
+
+    @app.action(key_views.ROTATE_NOW)
+    def rotate_now(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        target = str(action.get("value", ""))
+        if _IAM_USER.fullmatch(target):
+            open_preview(body["user"]["id"], target, body["trigger_id"], channel_of(body))
+
+    @app.action(key_views.DELETE_INACTIVE)
+    def delete_inactive(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        view = body.get("view") or {}
+        meta = metadata(view)
+        key_id = str(action.get("value", ""))
+        if not view.get("id") or not re.fullmatch(r"[A-Z0-9]{16,128}", key_id):
+            return
+        deps.dispatcher.enqueue(
+            "delete_inactive_key",
+            f"key-delete-inactive-{view['id']}-{key_id}",
+            body["user"]["id"],
+            str(meta.get("target") or ""),
+            key_id,
+            str(view["id"]),
+            meta.get("channel_id"),
+        )
+
+    @app.view(key_views.PREVIEW_CALLBACK)
+    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        meta = metadata(view)
+        iam_user = str(meta.get("iam_user") or "")
+        if not iam_user:
+            ack()  # the lookup has not finished, or nothing can be rotated: the modal says so
+            return
+        service = deps.policy.aws_keys.service_users.get(iam_user) if meta.get("service") else None
+        reason = (modals.state_value(view, "reason") or "").strip()
+        if service is not None and not reason:
+            ack(response_action="errors", errors={"reason": "Say why, for the owners who approve."})
+            return
+        with deps.db.session() as session:
+            email = queries.email_of(session, user) or ""
+        kind = "service user" if service else "IAM user"
+        req = open_request(
+            deps.db,
+            deps.dispatcher,
+            NewRequest(
+                kind=KIND,
+                requester_slack_id=user,
+                requester_email=email,
+                summary=f"Rotate the AWS access keys of {kind} {iam_user}",
+                reason=reason or "Routine rotation",
+                step_specs=["owners"] if service else [],
+                details={
+                    "iam_user": iam_user,
+                    "service_user": service is not None,
+                    "owners": [o.lower() for o in service.owners] if service else [],
+                },
+                channel_id=meta.get("channel_id"),
+                auto_approve=service is None,  # your own keys: no approval, but the audit records the auto-approval
+            ),
+        )
+        if service is not None:
+            text = (
+                f"*{req.ref}* waits for an owner of `{escape(iam_user)}` to approve. I'll DM you as it moves; "
+                f"`/engops status {req.ref}` shows where it stands."
+            )
+        else:
+            text = (
+                f"*{req.ref}*: rotating the keys of `{escape(iam_user)}` now. I'll DM you the name of the "
+                "Secrets Manager secret that holds the new key."
+            )
+        ack(
+            response_action="update",
+            view=modals.done_modal("Rotation requested" if service else "Rotation started", text),
+        )
+
+    @app.action(key_views.REACTIVATE)
+    def reactivate_old(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        request_id = request_id_from(action)
+        if request_id is None:
+            return
+        user = body["user"]["id"]
+        outcome = reactivate(deps.db, deps.dispatcher, request_id, user, reply_id(body), deps.clock.now())
+        if not outcome.ok:
+            reply_later(deps.dispatcher, reply_id(body), user, channel_of(body), outcome.message)

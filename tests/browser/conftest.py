@@ -1,0 +1,190 @@
+"""Browser tests: the sandbox console driven by Playwright in Debian's Chromium.
+
+Each test gets a fresh sandbox (`start_sandbox`, exactly what `engops sandbox` runs, on a free
+port) and a fresh browser page. Chromium comes from the distribution (`apt-get install chromium`),
+never from `playwright install`. Without it the tests are skipped locally and fail in CI.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from bot.sandbox.run import RunningSandbox, start_sandbox
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 800}
+T = TypeVar("T")
+WAIT_MS = 20_000  # the bot's work after an ack runs in its worker; the console polls for it
+
+
+def command_registered(module: str) -> bool:
+    """Whether `commands/<module>.py` exists and `register_all` registers it."""
+    import commands
+
+    return importlib.util.find_spec(f"commands.{module}") is not None and (
+        f"{module}.register(" in inspect.getsource(commands.register_all)
+    )
+
+
+def _browser_missing() -> str | None:
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (pip install playwright)"
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests cannot run in CI: {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _off_the_loop(work: Callable[[], T]) -> T:
+    """Run `work` in a fresh thread: Playwright's sync API keeps an asyncio loop running in this one,
+    and DBOS refuses to launch (or register queues) while a loop runs in the calling thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
+    running = _off_the_loop(lambda: start_sandbox(port=0, data_dir=tmp_path / "sandbox"))
+    try:
+        yield running
+    finally:
+        _off_the_loop(running.stop)
+
+
+@dataclass
+class Console:
+    """A person at the console: what they do, in the words of the page."""
+
+    page: Any  # playwright Page
+    sandbox: RunningSandbox
+
+    # --- where and who -----------------------------------------------------------------------------
+    def open(self, who: str, where: str = "general") -> None:
+        self.page.goto(f"{self.sandbox.url}/?as={who}&c={where}")
+        self.expect(self.page.locator("#who")).to_have_value(self.slack_id(who))
+        self.page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
+
+    def be(self, who: str) -> None:
+        self.page.select_option("#who", value=self.slack_id(who))
+
+    def slack_id(self, who: str) -> str:
+        return self.sandbox.stack.slack.user(who).id
+
+    def channel(self, name: str) -> None:
+        self.page.click(f'#sidebar [data-conv="{name}"]')
+
+    def dm(self) -> None:
+        self.page.click('#sidebar [data-conv="dm"]')
+        self.page.click('[data-tab="messages"]')
+
+    def home(self) -> None:
+        self.page.click('#sidebar [data-conv="dm"]')
+        self.page.click('[data-tab="home"]')
+
+    def same_document(self) -> bool:
+        return bool(self.page.evaluate("window.__sameDocument === true"))
+
+    # --- typing and clicking -------------------------------------------------------------------------
+    def send(self, text: str) -> None:
+        self.page.fill("#composer", text)
+        self.page.press("#composer", "Enter")
+
+    @property
+    def modal(self) -> Any:
+        return self.page.locator("#modal")
+
+    def field(self, label: str) -> Any:
+        return self.modal.locator(".bk-input").filter(has=self.page.locator(".bk-label", has_text=label))
+
+    def fill(self, label: str, text: str) -> None:
+        self.field(label).locator("input:not(.hidden), textarea").first.fill(text)
+
+    def type_ahead(self, label: str, query: str, option: str) -> None:
+        field = self.field(label)
+        field.locator(".typeahead-input").fill(query)
+        field.locator(".typeahead-option", has_text=option).first.click()
+        self.expect(field.locator(".chip", has_text=option)).to_be_visible()
+
+    def submit(self) -> None:
+        self.modal.locator(".modal-submit").click()
+
+    def close_modal(self) -> None:
+        self.modal.locator(".modal-close").click()
+        self.expect(self.modal).to_have_count(0)
+
+    def message(self, text: str) -> Any:
+        """The newest message on screen containing `text`."""
+        return self.page.locator("#messages > .msg", has_text=text).last
+
+    def click(self, label: str, within: Any) -> None:
+        within.locator(".bk-button", has_text=label).first.click()
+
+    # --- the stand-ins panel -------------------------------------------------------------------------
+    @property
+    def panel(self) -> Any:
+        return self.page.locator("#panel")
+
+    def tracker(self, project: str) -> Any:
+        return self.panel.locator(f'[data-project="{project}"]')
+
+    # --- evidence ------------------------------------------------------------------------------------
+    def screenshot(self, name: str, *show: Any) -> None:
+        """Save docs/screenshots/<name>.png, after scrolling each of `show` into view."""
+        for locator in show:
+            locator.scroll_into_view_if_needed()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+    @staticmethod
+    def expect(locator: Any) -> Any:
+        from playwright.sync_api import expect
+
+        return expect(locator)
+
+
+@pytest.fixture
+def console(browser: Any, sandbox: RunningSandbox) -> Iterator[Console]:
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    try:
+        yield Console(page, sandbox)
+    finally:
+        context.close()
+    assert not page_errors, f"JavaScript errors in the console: {page_errors}"

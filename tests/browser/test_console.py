@@ -1,0 +1,194 @@
+"""The sandbox console in a real browser: each product flow clicked through as people would in Slack,
+its effect read from the stand-ins panel, and a screenshot of each step for the docs."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import Console, command_registered
+
+INTEGRATIONS = "enterprise-apps/integrations/integrations-work"
+ACCESS_MANAGER = "bt-engineering/access-manager/issue-tracker"
+OPERATIONS = "bt-engineering/operations/issue-tracker"
+
+
+def test_access_request_approved_by_manager_then_owner(console: Console) -> None:
+    page, expect = console.page, console.expect
+    console.open("alice", "general")
+    console.send("/access")
+    expect(console.modal.locator(".modal-title")).to_have_text("Request access")
+    console.type_ahead("Okta group", "sandbox", "aws-sandbox-admins")
+    console.fill("Justification", "Debugging the staging incident")
+    console.fill("Duration", "3d")
+    console.submit()
+    # the app's own check comes back as an inline error (response_action "errors") under the field
+    expect(console.field("Duration").locator(".bk-error")).to_contain_text("At most 8h for aws-sandbox-admins")
+    console.fill("Duration", "4h")
+    console.screenshot("access-1-request-modal")
+    console.submit()
+    expect(console.modal.locator(".modal-title")).to_have_text("Request submitted")
+    expect(console.modal).to_contain_text("REQ-1")
+    console.close_modal()
+    expect(console.message("REQ-1 · Access request")).to_contain_text("Waiting for approval")  # the channel copy
+
+    console.be("mona")  # alice's manager, from her Okta profile
+    expect(page.locator('#sidebar [data-conv="dm"] .badge')).to_be_visible()
+    console.dm()
+    card = console.message("REQ-1 · Access request")
+    expect(card).to_contain_text("Okta: add alice@example.com to aws-sandbox-admins")
+    expect(card).to_contain_text("manager: waiting for mona@example.com")
+    console.screenshot("access-2-manager-approves-in-dm")
+    console.click("Approve", card)
+    # the same card is updated in place from the stored state, without reloading the page
+    expect(card).to_contain_text("manager: approved by mona@example.com")
+    expect(card.locator(".bk-button", has_text="Approve")).to_have_count(0)
+    group = console.panel.locator('[data-okta-group="aws-sandbox-admins"]')
+    expect(group.locator('[data-login="alice@example.com"]')).to_have_count(0)
+
+    console.be("erin")  # the group's owner
+    console.dm()
+    card = console.message("REQ-1 · Access request")
+    console.click("Approve", card)
+    expect(card).to_contain_text("Done")
+    expect(group.locator('[data-login="alice@example.com"]')).to_be_visible()
+
+    console.be("alice")
+    console.dm()
+    expect(page.locator("#messages")).to_contain_text("Done: alice@example.com is now in aws-sandbox-admins")
+    console.screenshot("access-3-granted", group)
+    assert console.same_document()
+
+
+def test_home_shortcut_and_ephemeral_reply(console: Console) -> None:
+    page, expect = console.page, console.expect
+    console.open("dave", "it-engops")
+    console.send("/engops help")
+    reply = page.locator("#messages > .msg.ephemeral").last
+    expect(reply).to_contain_text("Only visible to you")
+    expect(reply.locator("b").first).to_have_text("EngOps Bot")  # mrkdwn *bold* rendered
+    expect(reply.locator("code").first).to_have_text("/access")
+    # a global shortcut opens the same modal as /access; Cancel closes it
+    page.click("#shortcuts-btn")
+    page.click('#shortcut-menu [data-shortcut="request_access"]')
+    expect(console.modal.locator(".modal-title")).to_have_text("Request access")
+    console.close_modal()
+    # an unknown slash command is refused by the client, as in Slack
+    console.send("/nope")
+    expect(page.locator(".toast.error")).to_contain_text("/nope is not a valid command")
+    console.home()
+    expect(page.locator("#home")).to_contain_text("Waiting on your approval")
+    expect(page.locator("#home")).to_contain_text("Nothing waits on you.")
+    assert console.same_document()
+
+
+@pytest.mark.skipif(not command_registered("offboard"), reason="/offboard is not registered in commands/__init__.py yet")
+def test_offboarding_needs_a_second_person(console: Console) -> None:
+    page, expect = console.page, console.expect
+    console.open("hank", "it-engops")  # help desk
+    console.send("/offboard @alice")
+    expect(console.modal).to_contain_text("Google: suspend alice@example.com (currently active")
+    expect(console.modal).to_contain_text("AWS: deactivate 1 access key of IAM user alice")
+    console.fill("Reason", "Last day was Friday (HR-1234)")
+    console.screenshot("offboarding-1-preview")
+    console.submit()
+    expect(console.modal.locator(".modal-title")).to_have_text("Offboarding submitted")
+    console.close_modal()
+    console.dm()
+    own = console.message("Offboarding")
+    expect(own).to_contain_text("Waiting for approval")
+    expect(own.locator(".bk-button", has_text="Approve")).to_have_count(0)  # never your own request
+    expect(console.panel.locator('[data-google-suspended="alice@example.com"]')).to_have_count(0)
+
+    console.be("grace")  # role:it-admins, the second person
+    console.dm()
+    card = console.message("Offboarding")
+    console.click("Approve", card)
+    panel = console.panel
+    expect(panel.locator('[data-google-suspended="alice@example.com"]')).to_be_visible()
+    expect(panel.locator('[data-okta-user="alice@example.com"]')).to_have_attribute("data-status", "SUSPENDED")
+    expect(panel.locator('.iam-key[data-iam-user="alice"]')).to_have_attribute("data-status", "Inactive")
+    expect(console.tracker(ACCESS_MANAGER).locator(".issue")).to_contain_text("alice@example.com")
+    console.channel("it-engops")
+    progress = console.message("Offboarding progress")
+    expect(progress).to_contain_text("alice@example.com")
+    console.screenshot("offboarding-2-done", progress, panel.locator('[data-panel="google"]'))
+    assert console.same_document()
+
+
+@pytest.mark.skipif(not command_registered("it_request"), reason="/it is not registered in commands/__init__.py yet")
+def test_it_request_lands_in_the_channels_tracker(console: Console) -> None:
+    expect = console.expect
+    console.open("carol", "bt-integrations")
+    console.send("/it Invoices stopped syncing to the billing system")
+    expect(console.modal.locator(".modal-title")).to_have_text("File an IT request")
+    expect(console.field("Summary").locator("input")).to_have_value("Invoices stopped syncing to the billing system")
+    console.fill("Details", "Since this morning new invoices are missing downstream.")
+    console.screenshot("it-request-1-modal")
+    console.submit()
+    expect(console.modal.locator(".modal-title")).to_have_text("Request received")
+    console.close_modal()
+    # no keyword names a team: the channel's team (integrations) gets it, with its labels
+    issue = console.tracker(INTEGRATIONS).locator(".issue", has_text="Invoices stopped syncing")
+    expect(issue).to_be_visible()
+    expect(issue.locator(".chip.label", has_text="team::integrations")).to_be_visible()
+    for other in (ACCESS_MANAGER, OPERATIONS):
+        expect(console.tracker(other).locator(".issue")).to_have_count(0)
+    # the bot's reply in the channel links the issue; the link opens it in the panel with what was filed
+    console.message("IT request from").locator("a", has_text="integrations-work#1").first.click()
+    expect(issue.locator(".issue-description")).to_contain_text("Since this morning new invoices are missing")
+    console.screenshot("it-request-2-filed", issue)
+    assert console.same_document()
+
+
+@pytest.mark.skipif(not command_registered("escalate"), reason="escalation is not registered in commands/__init__.py yet")
+def test_message_shortcut_escalates_a_message(console: Console) -> None:
+    page, expect = console.page, console.expect
+    console.open("carol", "general")
+    console.send("My laptop cannot reach the VPN since the update")
+    console.be("hank")  # help desk
+    message = console.message("cannot reach the VPN")
+    message.hover()
+    message.locator(".msg-more").click()
+    message.locator('[data-shortcut="escalate_message"]').click()
+    expect(console.modal.locator(".modal-title")).to_have_text("Escalate to EngOps")
+    expect(console.field("Summary").locator("input")).to_have_value("My laptop cannot reach the VPN since the update")
+    console.fill("Details", "Carol is blocked; reinstalling the client did not help.")
+    console.screenshot("escalate-1-message-shortcut")
+    console.submit()
+    expect(console.modal.locator(".modal-submit")).to_have_count(0)  # the "escalated" confirmation
+    console.close_modal()
+    # "laptop" routes it to Operations; the issue carries the Slack thread's transcript
+    issue = console.tracker(OPERATIONS).locator(".issue", has_text="VPN")
+    expect(issue).to_be_visible()
+    issue.locator(".issue-toggle").click()
+    expect(issue.locator(".issue-description")).to_contain_text("Slack thread")
+    expect(issue.locator(".issue-description")).to_contain_text("Carol Chen")
+    # the team's DRI is paged in the team channel and acknowledges with a click
+    console.be("frank")
+    console.channel("it-engops")
+    page_card = console.message("VPN")
+    console.click("I'm on it", page_card)
+    expect(page_card.locator(".bk-button", has_text="I'm on it")).to_have_count(0)
+    expect(page_card).to_contain_text("@frank is on it")
+    assert console.same_document()
+    console.screenshot("escalate-2-acknowledged", page_card, issue)
+
+
+@pytest.mark.skipif(not command_registered("rotate_keys"), reason="/rotate-keys is not registered in commands/__init__.py yet")
+def test_key_rotation_shows_new_key_and_secret(console: Console) -> None:
+    page, expect = console.page, console.expect
+    console.open("alice", "general")
+    old = page.locator('#panel .iam-key[data-iam-user="alice"]')
+    expect(old).to_have_count(1)
+    console.send("/rotate-keys")
+    expect(console.modal).to_contain_text("IAM user")
+    expect(console.modal).to_contain_text("last used 20 days ago")
+    console.submit()
+    expect(old).to_have_count(2)  # the new key beside the old one, both active during the grace period
+    expect(page.locator('#panel [data-secret="engops/iam/alice"]')).to_be_visible()
+    console.close_modal()
+    console.dm()
+    notice = console.message("engops/iam/alice")
+    expect(notice.locator(".bk-button", has_text="Reactivate old key")).to_be_visible()
+    console.screenshot("rotate-keys-1-rotated", notice, page.locator('#panel [data-panel="aws"]'))
+    assert console.same_document()

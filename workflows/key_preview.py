@@ -1,0 +1,159 @@
+"""The /rotate-keys preview: which IAM user, its keys with age and last use, and whether a rotation can start.
+
+The handler opens a "looking up…" modal with the 3-second trigger; the lookups run here, after the ack,
+and fill the modal with views.update. Deleting an inactive key (offered when two keys block a rotation)
+runs here too, and shows the refreshed preview.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
+
+from bot import audit
+from bot.policy import ADMIN_ROLE
+from bot.providers.aws import AccessKey
+from bot.providers.errors import NotFoundError, ProviderError
+from bot.slack import key_views
+from workflows import people, runtime
+from workflows.durable import durable, step
+from workflows.key_rotation import rotation_in_progress, two_key_refusal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Preview:
+    iam_user: str = ""  # empty when no IAM user could be settled (refusal says why)
+    service: bool = False
+    owners: tuple[str, ...] = ()
+    keys: tuple[AccessKey, ...] = field(default=())
+    refusal: str | None = None
+    inactive_key: str | None = None
+
+
+def look_up(slack_id: str, target: str) -> Preview:
+    """The IAM user the caller may rotate (their own, or a service user of the policy) and its keys."""
+    rt = runtime.current()
+    rules = rt.policy.aws_keys
+    aws = rt.require_aws()
+    service = rules.service_users.get(target) if target else None
+    if service is not None:
+        iam_user, owners = target, tuple(o.lower() for o in service.owners)
+    else:
+        email = people.email_of(slack_id)
+        own = aws.find_iam_user(email)
+        if target and target != own:
+            known = ", ".join(sorted(rules.service_users)) or "none"
+            return Preview(
+                refusal=f"{target} is neither your own IAM user nor a service user of the policy "
+                f"(aws_keys.service_users: {known}). Use /rotate-keys alone for your own keys."
+            )
+        if own is None:
+            return Preview(
+                refusal=f"No IAM user is tagged email={email} or named like it, so you have no AWS "
+                "access keys to rotate."
+            )
+        iam_user, owners = own, ()
+    try:
+        keys = tuple(aws.list_keys(iam_user))
+    except NotFoundError:
+        return Preview(
+            iam_user=iam_user,
+            service=service is not None,
+            owners=owners,
+            refusal=f"The IAM user {iam_user} does not exist in AWS.",
+        )
+    refusal, inactive = two_key_refusal(iam_user, list(keys))
+    if refusal is None:
+        with rt.db.session() as session:
+            busy = rotation_in_progress(session, iam_user)
+        if busy:
+            refusal = f"{iam_user} already has a rotation in progress ({busy}); wait until it is done."
+    return Preview(
+        iam_user=iam_user, service=service is not None, owners=owners, keys=keys, refusal=refusal, inactive_key=inactive
+    )
+
+
+def _show(view_id: str, view: dict[str, object]) -> None:
+    try:
+        runtime.current().slack.client.views_update(view_id=view_id, view=view)
+    except SlackApiError as exc:
+        if exc.response.get("error") != "not_found":
+            raise
+        log.info("preview %s was closed before it was filled", view_id)  # the person closed the modal
+
+
+@step(retries_allowed=True, max_attempts=3, interval_seconds=1.0)
+def _render_preview(slack_id: str, target: str, view_id: str, channel_id: str | None, notice: str | None) -> None:
+    rt = runtime.current()
+    try:
+        preview = look_up(slack_id, target)
+    except ProviderError as exc:
+        _show(
+            view_id,
+            key_views.message_modal(
+                f":warning: AWS could not be reached ({exc.message}). Nothing was "
+                "changed; try /rotate-keys again in a moment."
+            ),
+        )
+        return
+    if not preview.iam_user:
+        _show(view_id, key_views.message_modal(f":no_entry: {preview.refusal}"))
+        return
+    _show(
+        view_id,
+        key_views.preview_modal(
+            iam_user=preview.iam_user,
+            service=preview.service,
+            owners=preview.owners,
+            keys=preview.keys,
+            refusal=preview.refusal,
+            inactive_key=preview.inactive_key,
+            rules=rt.policy.aws_keys,
+            target=target,
+            channel_id=channel_id,
+            now=rt.clock.now(),
+            notice=notice,
+        ),
+    )
+
+
+@durable("key_rotation_preview")
+def key_rotation_preview(slack_id: str, target: str, view_id: str, channel_id: str | None) -> None:
+    _render_preview(slack_id, target, view_id, channel_id, None)
+
+
+@step()
+def _delete_inactive(slack_id: str, target: str, key_id: str) -> str:
+    """Delete the inactive key that blocks a rotation; returns what to show above the refreshed preview."""
+    rt = runtime.current()
+    try:
+        preview = look_up(slack_id, target)
+        if preview.inactive_key != key_id:
+            return f"{key_id} is not the inactive key blocking the rotation any more; nothing was deleted."
+        email = people.email_of(slack_id)
+        if preview.service and email not in preview.owners and ADMIN_ROLE not in people.cached_roles(email):
+            return (
+                f"Only the owners of {preview.iam_user} ({', '.join(preview.owners)}) or an IT admin can delete "
+                "its keys; nothing was deleted."
+            )
+        rt.require_aws().delete_key(preview.iam_user, key_id)
+    except ProviderError as exc:
+        return f"AWS: {exc.message}; nothing was deleted."
+    audit.record(
+        rt.db,
+        actor=email,
+        action="aws.key_deleted",
+        subject=preview.iam_user,
+        detail={"key_id": key_id, "why": "inactive key deleted from the /rotate-keys preview"},
+    )
+    return f"Deleted the inactive key {key_id}."
+
+
+@durable("delete_inactive_key")
+def delete_inactive_key(slack_id: str, target: str, key_id: str, view_id: str, channel_id: str | None) -> None:
+    notice = _delete_inactive(slack_id, target, key_id)
+    _render_preview(slack_id, target, view_id, channel_id, notice)

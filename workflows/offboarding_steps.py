@@ -1,0 +1,349 @@
+"""The offboarding steps (SPEC §6.3) and how a run carries them out.
+
+Each step is idempotent (safe to run twice) and gets its own outcome in its `RunStep` row:
+`done` (it changed something), `skipped` (nothing to do: not found, already suspended) or
+`failed`. A person's steps run in policy order; a failed step does not stop the next one,
+since each step checks for itself what it depends on (the user existing at that provider,
+looked up once per person). People are worked on in parallel, bounded; the adapters pace
+the calls to each provider (Okta: semaphore + `X-Rate-Limit-*`; Google: token bucket), and a
+429 is waited out here too, so it is never recorded as a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import bindparam, update
+from sqlmodel import col, select
+
+from bot import audit
+from bot.db.models import Run, RunStep
+from bot.providers.errors import NotFoundError, ProviderError, RateLimitedError
+from workflows import progress, runtime
+from workflows.durable import step
+from workflows.runtime import NotConfiguredError
+
+if TYPE_CHECKING:
+    from bot.providers.google import GoogleUser
+    from bot.providers.okta import OktaUser
+
+log = logging.getLogger(__name__)
+
+PEOPLE_IN_PARALLEL = 16
+RATE_LIMIT_PATIENCE = 15 * 60.0  # seconds of 429s before a step gives up (a provider that never recovers)
+FLUSH_EVERY = 0.1
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: str  # done | skipped | failed
+    detail: str
+
+
+def done(detail: str) -> StepOutcome:
+    return StepOutcome("done", detail)
+
+
+def skipped(detail: str) -> StepOutcome:
+    return StepOutcome("skipped", detail)
+
+
+def failed(detail: str) -> StepOutcome:
+    return StepOutcome("failed", detail)
+
+
+def describe_error(exc: ProviderError) -> str:
+    return exc.message + (f" (HTTP {exc.status})" if exc.status else "")
+
+
+class _Missing:
+    pass
+
+
+_UNSET = _Missing()
+
+
+class PersonContext:
+    """One person's lookups at each provider, made once and shared by that person's steps."""
+
+    def __init__(self, email: str) -> None:
+        self.email = email
+        self._google: GoogleUser | None | _Missing = _UNSET
+        self._okta: OktaUser | None | _Missing = _UNSET
+        self._iam: str | None | _Missing = _UNSET
+
+    def google_user(self) -> GoogleUser | None:
+        if isinstance(self._google, _Missing):
+            self._google = runtime.current().require_google().get_user(self.email)
+        return self._google
+
+    def okta_user(self) -> OktaUser | None:
+        if isinstance(self._okta, _Missing):
+            self._okta = runtime.current().require_okta().get_user(self.email)
+        return self._okta
+
+    def iam_user(self) -> str | None:
+        if isinstance(self._iam, _Missing):
+            self._iam = runtime.current().require_aws().find_iam_user(self.email)
+        return self._iam
+
+
+# --- the steps ---------------------------------------------------------------------------------
+def google_suspend(ctx: PersonContext) -> StepOutcome:
+    user = ctx.google_user()
+    if user is None:
+        return skipped("not found in Google")
+    if user.suspended:
+        return skipped("already suspended")
+    runtime.current().require_google().set_suspended(ctx.email, True)
+    return done("suspended (was active)")
+
+
+def google_signout(ctx: PersonContext) -> StepOutcome:
+    if ctx.google_user() is None:
+        return skipped("not found in Google")
+    try:
+        runtime.current().require_google().sign_out(ctx.email)
+    except NotFoundError:
+        return skipped("not found in Google")
+    return done("signed out of every session")
+
+
+def okta_suspend(ctx: PersonContext) -> StepOutcome:
+    user = ctx.okta_user()
+    if user is None:
+        return skipped("not found in Okta")
+    if user.status == "SUSPENDED":
+        return skipped("already suspended")
+    if user.status == "DEPROVISIONED":
+        return skipped("already deactivated")
+    if user.status != "ACTIVE":
+        return failed(f"Okta suspends ACTIVE users only; this one is {user.status}: deactivate or unlock by hand")
+    runtime.current().require_okta().suspend(user.id)
+    return done("suspended (was ACTIVE)")
+
+
+def okta_clear_sessions(ctx: PersonContext) -> StepOutcome:
+    user = ctx.okta_user()
+    if user is None:
+        return skipped("not found in Okta")
+    runtime.current().require_okta().clear_sessions(user.id)
+    return done("sessions and OAuth tokens revoked")
+
+
+def aws_deactivate_keys(ctx: PersonContext) -> StepOutcome:
+    iam_user = ctx.iam_user()
+    if iam_user is None:
+        return skipped("no IAM user")
+    aws = runtime.current().require_aws()
+    active = [k for k in aws.list_keys(iam_user) if k.status == "Active"]
+    if not active:
+        return skipped(f"IAM user {iam_user} has no active access keys")
+    for key in active:
+        aws.set_key_status(iam_user, key.id, False)
+    keys = "1 access key" if len(active) == 1 else f"{len(active)} access keys"
+    return done(f"deactivated {keys} of IAM user {iam_user}")
+
+
+def google_unsuspend(ctx: PersonContext) -> StepOutcome:
+    try:
+        runtime.current().require_google().set_suspended(ctx.email, False)
+    except NotFoundError:
+        return skipped("not found in Google any more")
+    return done("unsuspended")
+
+
+def okta_unsuspend(ctx: PersonContext) -> StepOutcome:
+    user = ctx.okta_user()
+    if user is None:
+        return skipped("not found in Okta any more")
+    if user.status != "SUSPENDED":
+        return skipped(f"status is {user.status}; left as it is")
+    runtime.current().require_okta().unsuspend(user.id)
+    return done("unsuspended")
+
+
+StepFn = Callable[[PersonContext], StepOutcome]
+PERSON_STEPS: dict[str, StepFn] = {
+    "google_suspend": google_suspend,
+    "google_signout": google_signout,
+    "okta_suspend": okta_suspend,
+    "okta_clear_sessions": okta_clear_sessions,
+    "aws_deactivate_keys": aws_deactivate_keys,
+}
+UNDO_STEPS: dict[str, StepFn] = {"google_unsuspend": google_unsuspend, "okta_unsuspend": okta_unsuspend}
+
+
+def run_step(fn: StepFn, ctx: PersonContext, *, sleep: Callable[[float], None] = time.sleep) -> StepOutcome:
+    """One step's outcome; provider errors become `failed`, a rate limit is waited out."""
+    give_up = time.monotonic() + RATE_LIMIT_PATIENCE
+    while True:
+        try:
+            return fn(ctx)
+        except RateLimitedError as exc:
+            if time.monotonic() > give_up:
+                return failed(f"{exc.provider} kept rate-limiting for {RATE_LIMIT_PATIENCE / 60:.0f} minutes")
+            sleep(max(exc.retry_after, 0.2))
+        except ProviderError as exc:
+            return failed(describe_error(exc))
+        except NotConfiguredError as exc:
+            return failed(str(exc))
+        except Exception as exc:
+            log.exception("offboarding step %s failed unexpectedly", fn.__name__)
+            return failed(f"internal error ({type(exc).__name__}); see the bot's logs")
+
+
+# --- recording outcomes ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Recorded:
+    """One step's outcome, waiting to be written."""
+
+    row_id: int
+    email: str
+    step: str
+    outcome: StepOutcome
+
+
+class OutcomeRecorder:
+    """Writes outcomes (and their audit entries) from one thread, a small batch per transaction.
+
+    SQLite has one writer at a time: sixteen threads each opening a write transaction per step
+    would mostly wait on each other's locks. A crash before a batch is written only means those
+    steps run again, which they may (they are idempotent)."""
+
+    def __init__(self, request_id: int, on_written: Callable[[], None]) -> None:
+        self.request_id = request_id
+        self._on_written = on_written
+        self._queue: queue.Queue[Recorded] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"outcomes-{request_id}", daemon=True)
+
+    def __enter__(self) -> OutcomeRecorder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._flush()  # whatever is left; an error here fails the step, which then runs again
+
+    def record(self, row_id: int, email: str, step_name: str, outcome: StepOutcome) -> None:
+        self._queue.put(Recorded(row_id, email, step_name, outcome))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(FLUSH_EVERY):
+            try:
+                self._flush()
+            except Exception:
+                log.exception("recording offboarding outcomes failed; trying again")
+
+    def _flush(self) -> None:
+        batch: list[Recorded] = []
+        while True:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if not batch:
+            return
+        try:
+            write_outcomes(self.request_id, batch)
+        except BaseException:
+            for item in batch:
+                self._queue.put(item)
+            raise
+        self._on_written()
+
+
+def write_outcomes(request_id: int, batch: list[Recorded]) -> None:
+    """Each outcome into its RunStep row, with its audit entry, in one transaction."""
+    rt = runtime.current()
+    now = rt.clock.now()
+    table = RunStep.__table__  # type: ignore[attr-defined]
+    by_id = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            status=bindparam("new_status"),
+            detail=bindparam("new_detail"),
+            attempts=table.c.attempts + 1,
+            updated_at=now,
+        )
+    )
+    with rt.db.session() as session:
+        session.connection().execute(
+            by_id,
+            [{"row_id": r.row_id, "new_status": r.outcome.status, "new_detail": r.outcome.detail} for r in batch],
+        )
+        audit.append_many(
+            session,
+            [
+                {
+                    "actor": "engops-bot",
+                    "action": f"offboarding.{r.step}",
+                    "subject": r.email,
+                    "request_id": request_id,
+                    "detail": {"status": r.outcome.status, "detail": r.outcome.detail},
+                }
+                for r in batch
+            ],
+        )
+
+
+# --- running a run's pending steps ------------------------------------------------------------------------
+def _pending(run_id: int, names: Iterable[str]) -> tuple[Run, dict[str, list[tuple[int, str]]]]:
+    with runtime.current().db.session() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        rows = session.exec(
+            select(RunStep)
+            .where(RunStep.run_id == run_id, RunStep.status == "pending")
+            .where(col(RunStep.step).in_(list(names)))
+            .order_by(col(RunStep.subject), col(RunStep.position))
+        )
+        todo: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for row in rows:
+            assert row.id is not None
+            todo[row.subject].append((row.id, row.step))
+    return run, todo
+
+
+def _work_on_person(
+    email: str, todo: list[tuple[int, str]], steps: dict[str, StepFn], recorder: OutcomeRecorder
+) -> None:
+    ctx = PersonContext(email)
+    for row_id, name in todo:
+        recorder.record(row_id, email, name, run_step(steps[name], ctx))
+
+
+def run_pending(run_id: int, steps: dict[str, StepFn]) -> None:
+    """Carry out the run's pending steps among `steps`, people in parallel, each person's in order."""
+    run, todo = _pending(run_id, steps)
+    if not todo:
+        return
+    with (
+        progress.ProgressReporter(run_id) as reporter,
+        OutcomeRecorder(run.request_id, reporter.touch) as recorder,
+        ThreadPoolExecutor(PEOPLE_IN_PARALLEL, thread_name_prefix=f"offboard-{run_id}") as pool,
+    ):
+        futures = [pool.submit(_work_on_person, email, rows, steps, recorder) for email, rows in todo.items()]
+        for future in futures:
+            future.result()
+
+
+@step(retries_allowed=True, max_attempts=3, interval_seconds=2.0)
+def run_offboarding_steps(run_id: int) -> None:
+    run_pending(run_id, PERSON_STEPS)
+
+
+@step(retries_allowed=True, max_attempts=3, interval_seconds=2.0)
+def run_offboarding_undo_steps(run_id: int) -> None:
+    run_pending(run_id, UNDO_STEPS)
