@@ -25,8 +25,15 @@ def durable(name: str) -> Callable[[F], F]:
 
 
 def step(**kwargs: Any) -> Callable[[F], F]:
-    """A DBOS step (at-least-once: make it idempotent)."""
-    return cast(Callable[[F], F], DBOS.step(**kwargs))
+    """A DBOS step (at-least-once: make it idempotent).
+
+    Named after its module as well: DBOS registers steps by name, and two modules' `_refresh_cards`
+    would otherwise collide (DBOS keeps one of them)."""
+
+    def wrap(fn: F) -> F:
+        return cast(F, DBOS.step(name=f"{fn.__module__}.{fn.__qualname__}", **kwargs)(fn))
+
+    return wrap
 
 
 def enqueue(workflow: str, workflow_id: str, *args: Any) -> None:

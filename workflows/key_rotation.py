@@ -439,14 +439,18 @@ def retire_old_keys(now: datetime) -> list[Job]:
     minute = int(now.timestamp()) // 60  # a failed attempt goes back to its state and is claimed again later
     jobs: list[Job] = []
     with runtime.current().db.session() as session:
-        for rot in session.exec(
-            select(KeyRotation).where(KeyRotation.status == "grace").where(col(KeyRotation.deactivate_at) <= now)
+        for rot in list(
+            session.exec(
+                select(KeyRotation).where(KeyRotation.status == "grace").where(col(KeyRotation.deactivate_at) <= now)
+            )
         ):
             rot.status = "deactivating"
             session.add(rot)
             jobs.append(("deactivate_old_key", f"key-deactivate-{rot.id}-{minute}", [rot.id]))
-        for rot in session.exec(
-            select(KeyRotation).where(KeyRotation.status == "deactivated").where(col(KeyRotation.delete_at) <= now)
+        for rot in list(
+            session.exec(
+                select(KeyRotation).where(KeyRotation.status == "deactivated").where(col(KeyRotation.delete_at) <= now)
+            )
         ):
             rot.status = "deleting"
             session.add(rot)

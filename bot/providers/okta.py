@@ -277,6 +277,7 @@ class _SdkSession:
         self._session = session
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._paused_until = 0.0  # monotonic; set when Okta says no calls are left in the window
+        self._budget = RateBudget()
 
     @classmethod
     async def open(cls, config: dict[str, Any], max_concurrency: int) -> _SdkSession:
@@ -298,6 +299,9 @@ class _SdkSession:
     async def call(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, Mapping[str, str]]:
         async with self._semaphore:
             await self._wait_for_window()
+            while (delay := self._budget.delay(method, time.monotonic())) > 0:
+                await asyncio.sleep(delay)
+            sent = self._budget.sent(method, time.monotonic())
             try:
                 result = await getattr(self._client, method)(*args, **kwargs)
             except OktaTransportError as exc:
@@ -307,6 +311,7 @@ class _SdkSession:
             raise _token_error(method, err)
         headers = _headers_of(resp)
         status = _status_of(resp)
+        self._budget.answered(method, sent, headers, time.monotonic())
         self._note_rate_limit(headers)
         if err is not None or status >= 400:
             raise _typed_error(method, status, headers, err)
@@ -321,6 +326,65 @@ class _SdkSession:
             wait = _seconds_until_reset(headers)
             if wait is not None:
                 self._paused_until = max(self._paused_until, time.monotonic() + wait)
+
+
+@dataclass
+class _Window:
+    ends: float  # monotonic time of the window's reset
+    remaining: int  # X-Rate-Limit-Remaining as of the answer to call number `as_of`
+    as_of: int
+    sent: list[int] = field(default_factory=list)  # calls sent in this window after `as_of`
+
+
+class RateBudget:
+    """Okta's budget per rate-limit window (`X-Rate-Limit-Limit` / `-Remaining` / `-Reset`), counting the
+    calls already on their way.
+
+    Okta counts a call when it arrives, so the newest answer's Remaining does not yet include the
+    calls sent after that answer's call. A call may go while Remaining minus those is positive, else it
+    waits for the reset. (Waiting only once Remaining reached 0 let the calls already in flight run
+    into a 429 at the end of every window.) A method's window is the one its last answer named; calls
+    whose answers carry the same limit and reset share it (Okta's per-endpoint buckets)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self._window_of: dict[str, tuple[str, str]] = {}
+
+    def delay(self, method: str, now: float) -> float:
+        """Seconds the next call of `method` must wait (0: it may go now)."""
+        window = self._current(method, now)
+        if window is None or window.remaining - len(window.sent) > 0:
+            return 0.0
+        return window.ends - now
+
+    def sent(self, method: str, now: float) -> int:
+        self._count += 1
+        window = self._current(method, now)
+        if window is not None:
+            window.sent.append(self._count)
+        return self._count
+
+    def answered(self, method: str, number: int, headers: Mapping[str, str], now: float) -> None:
+        limit, remaining, reset = (headers.get(f"X-Rate-Limit-{h}") for h in ("Limit", "Remaining", "Reset"))
+        wait = _seconds_until_reset(headers)
+        if limit is None or reset is None or wait is None or remaining is None or not remaining.isdigit():
+            return
+        key = (limit, reset)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = _Window(now + wait, int(remaining), number)
+        elif number > window.as_of:
+            window.remaining, window.as_of = int(remaining), number
+            window.sent = [n for n in window.sent if n > number]
+        self._window_of[method] = key
+        for old in [k for k, w in self._windows.items() if w.ends < now - 1]:
+            del self._windows[old]
+
+    def _current(self, method: str, now: float) -> _Window | None:
+        key = self._window_of.get(method)
+        window = self._windows.get(key) if key else None
+        return window if window is not None and window.ends > now else None
 
 
 def _http_client_class() -> type:

@@ -8,6 +8,7 @@ otherwise requests of an earlier run would point at Slack messages that no longe
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -42,11 +43,26 @@ def wipe_database(data_dir: Path) -> None:
         (data_dir / f"{DB_FILE}{suffix}").unlink(missing_ok=True)
 
 
+class ConsolePortBusy(Exception):
+    pass
+
+
+def _serve_console(app: ConsoleApp, host: str, port: int) -> RunningServer:
+    try:
+        # probe first: on a taken port werkzeug prints its own advice and exits the process
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+        return RunningServer(app, host=host, port=port)
+    except OSError as exc:
+        raise ConsolePortBusy(f"cannot start the sandbox console on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def start_sandbox(port: int = 3000, data_dir: Path = Path(".sandbox"), host: str = "127.0.0.1") -> RunningSandbox:
     """Bind the console first (a busy port fails at once), then start a fresh stack behind it."""
     started = time.monotonic()
     app = ConsoleApp()
-    console = RunningServer(app, host=host, port=port)
+    console = _serve_console(app, host, port)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         wipe_database(data_dir)
@@ -88,12 +104,8 @@ def run_sandbox(port: int, data_dir: Path, wait: Callable[[], None]) -> None:
     logging.getLogger("slack_bolt").setLevel(logging.ERROR)  # Bolt's start-up notice about tokens is noise here
     try:
         sandbox = start_sandbox(port=port, data_dir=data_dir)
-    except OSError as exc:
-        print(
-            f"cannot start the sandbox console on 127.0.0.1:{port}: {exc.strerror or exc}. "
-            "Is another sandbox running? Try --port.",
-            file=sys.stderr,
-        )
+    except ConsolePortBusy as exc:
+        print(f"{exc}. Is another sandbox running? Try --port.", file=sys.stderr)
         raise SystemExit(1) from None
     print(how_to_try(sandbox, data_dir), flush=True)
     try:

@@ -52,8 +52,8 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")  # not longer: while Playwright runs, this thread has a running asyncio loop,
+def browser() -> Iterator[Any]:  # and tests that start a stack here (DBOS) would fail after the browser tests
     missing = _browser_missing()
     if missing:
         if os.environ.get("CI"):

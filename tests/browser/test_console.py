@@ -81,9 +81,11 @@ def test_home_shortcut_and_ephemeral_reply(console: Console) -> None:
     assert console.same_document()
 
 
-@pytest.mark.skipif(not command_registered("offboard"), reason="/offboard is not registered in commands/__init__.py yet")
+@pytest.mark.skipif(
+    not command_registered("offboard"), reason="/offboard is not registered in commands/__init__.py yet"
+)
 def test_offboarding_needs_a_second_person(console: Console) -> None:
-    page, expect = console.page, console.expect
+    expect = console.expect
     console.open("hank", "it-engops")  # help desk
     console.send("/offboard @alice")
     expect(console.modal).to_contain_text("Google: suspend alice@example.com (currently active")
@@ -140,9 +142,11 @@ def test_it_request_lands_in_the_channels_tracker(console: Console) -> None:
     assert console.same_document()
 
 
-@pytest.mark.skipif(not command_registered("escalate"), reason="escalation is not registered in commands/__init__.py yet")
+@pytest.mark.skipif(
+    not command_registered("escalate"), reason="escalation is not registered in commands/__init__.py yet"
+)
 def test_message_shortcut_escalates_a_message(console: Console) -> None:
-    page, expect = console.page, console.expect
+    expect = console.expect
     console.open("carol", "general")
     console.send("My laptop cannot reach the VPN since the update")
     console.be("hank")  # help desk
@@ -166,15 +170,17 @@ def test_message_shortcut_escalates_a_message(console: Console) -> None:
     # the team's DRI is paged in the team channel and acknowledges with a click
     console.be("frank")
     console.channel("it-engops")
-    page_card = console.message("VPN")
-    console.click("I'm on it", page_card)
-    expect(page_card.locator(".bk-button", has_text="I'm on it")).to_have_count(0)
-    expect(page_card).to_contain_text("@frank is on it")
+    paged = console.message("VPN")
+    console.click("I'm on it", paged)
+    expect(paged.locator(".bk-button", has_text="I'm on it")).to_have_count(0)
+    expect(paged).to_contain_text("@frank is on it")
     assert console.same_document()
-    console.screenshot("escalate-2-acknowledged", page_card, issue)
+    console.screenshot("escalate-2-acknowledged", paged, issue)
 
 
-@pytest.mark.skipif(not command_registered("rotate_keys"), reason="/rotate-keys is not registered in commands/__init__.py yet")
+@pytest.mark.skipif(
+    not command_registered("rotate_keys"), reason="/rotate-keys is not registered in commands/__init__.py yet"
+)
 def test_key_rotation_shows_new_key_and_secret(console: Console) -> None:
     page, expect = console.page, console.expect
     console.open("alice", "general")

@@ -3,8 +3,6 @@ user runs it (a subprocess) against them — commands in over the socket, answer
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import http.client
 import json
 import os
@@ -30,23 +28,24 @@ from bot.sandbox.directory import demo_directory
 from bot.sandbox.slack import SlackStandIn, message_as_text
 from bot.sandbox.slack_socket import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, SocketDriver, SocketModeServer
 from bot.sandbox.stack import BOT_TOKEN, EXAMPLE_POLICY, Stack
+from bot.slack import modals
 
 APP_TOKEN = "xapp-1-A0ENGOPS01-1-sandbox"  # noqa: S105  (the stand-in's, not a real secret)
 REPO = Path(__file__).resolve().parents[2]
+RFC_SAMPLE_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
 
 # --- the stand-in on its own, with a hand-written WebSocket client ---------------------------------
 class RawClient:
     """Just enough of an RFC 6455 client to poke at the server."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, key: str = RFC_SAMPLE_KEY) -> None:
         parts = urlsplit(url)
-        self.key = base64.b64encode(os.urandom(16)).decode()
         self.sock = socket.create_connection((parts.hostname or "", parts.port or 80), timeout=5)
         self.sock.sendall(
             (
                 f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.hostname}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {self.key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
             ).encode()
         )
         self.rfile = self.sock.makefile("rb")
@@ -116,8 +115,7 @@ def test_link_says_hello_answers_pings_and_carries_envelopes_and_acks(
     client = RawClient(url)
     try:
         assert client.status == 101
-        expected = base64.b64encode(hashlib.sha1((client.key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
-        assert client.headers["Sec-WebSocket-Accept"] == expected.decode()
+        assert client.headers["Sec-WebSocket-Accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455 §1.3's example
         hello = client.recv_json()
         assert hello["type"] == "hello" and hello["num_connections"] == 1
         assert hello["connection_info"] == {"app_id": server.slack.app_id}
@@ -158,31 +156,45 @@ def start_engops_socket(env: dict[str, str], stderr: Path) -> subprocess.Popen[b
         )
 
 
-def wait_for_durable_work(database_url: str, timeout: float = 20.0) -> None:
-    """Until the process's own durable work (its startup sweep) has finished: DBOS prints tracebacks
-    when it is shut down under a running workflow, whatever the mode (see the report)."""
+def wait_for_durable_work(stack: Stack, timeout: float = 30.0) -> None:
+    """Until the process's durable work (its startup sweep) has finished: DBOS prints tracebacks when it
+    is shut down under a running workflow, in any mode. Work the stopped in-process app had started
+    stays PENDING under that app's executor id until that executor comes back; it is not waited for."""
     from dbos import DBOSClient
 
     from bot.db.engine import plain_url
 
-    client = DBOSClient(system_database_url=plain_url(database_url))
+    client = DBOSClient(system_database_url=plain_url(stack.env["DATABASE_URL"]))
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             busy = client.list_workflows(status=["PENDING", "ENQUEUED"], load_input=False, load_output=False)
-            if not [w for w in busy if not (w.workflow_id or "").startswith("sched-")]:
+            orphaned = stack.options.executor_id
+            if not [w for w in busy if not w.workflow_id.startswith("sched-") and w.executor_id != orphaned]:
                 return
-            time.sleep(0.05)
+            time.sleep(0.2)
         raise TimeoutError("durable work still running")
     finally:
         client.destroy()
+
+
+def policy_without_okta_roles(tmp_path: Path) -> Path:
+    """The example policy with the help desk listed by email instead of by Okta group: the process's
+    startup sweep then never loads the Okta SDK (seconds of imports), which this test does not need."""
+    text = EXAMPLE_POLICY.read_text()
+    listed = text.replace("helpdesk:  { okta_group: it-helpdesk }", "helpdesk:  { members: [grace@example.com] }")
+    assert listed != text, "the example policy changed; update this test"
+    path = tmp_path / "policy.yaml"
+    path.write_text(listed)
+    return path
 
 
 def test_engops_socket_answers_commands_over_the_socket_and_stops_cleanly(stack: Stack, tmp_path: Path) -> None:
     stack.stop_app()  # only the stand-ins and the database stay; the app is the subprocess below
     server = SocketModeServer.attach(stack.slack, APP_TOKEN)
     stderr = tmp_path / "engops-socket.log"
-    process = start_engops_socket(engops_env(stack.env, APP_TOKEN), stderr)
+    env = {**stack.env, "ENGOPS_POLICY": str(policy_without_okta_roles(tmp_path))}
+    process = start_engops_socket(engops_env(env, APP_TOKEN), stderr)
     try:
         first = server.wait_connected(alive=lambda: process.poll() is None)
         driver = SocketDriver(server)
@@ -198,11 +210,24 @@ def test_engops_socket_answers_commands_over_the_socket_and_stops_cleanly(stack:
         opened = [call.json() for call in stack.slack.calls_to("POST", "/api/views.open")]
         assert [body["trigger_id"] for body in opened] == [trigger]
         view = driver.current_view("alice")
-        assert view is not None and view.callback_id == "access_request"
+        assert view is not None and view.callback_id == modals.ACCESS_CALLBACK
+
+        # interactive envelopes: an options request and a view_submission, answered in the ack
+        offered = [option["value"] for option in driver.suggest("alice", modals.GROUP_ACTION, "aws")]
+        assert "aws-sandbox-admins" in offered
+        values = {"Okta group": "aws-sandbox-admins", "Duration": "soon", "Justification": "Staging incident"}
+        assert driver.submit_view("alice", values).status == 200
+        view = driver.current_view("alice")
+        assert view is not None and view.errors == {"duration": "Write a duration like 30m, 8h or 7d."}
+
+        # an events_api envelope: the App Home is published by the process's durable worker
+        assert driver.open_home("alice").body == b""
+        home = stack.wait_for(lambda: stack.slack.home("alice"), what="the App Home")
+        assert "EngOps" in message_as_text("", home.blocks)
 
         # Slack recycles connections: `disconnect` makes the SDK open a new one and drop the old.
         server.disconnect("refresh_requested")
-        server.wait_connected(count=2)
+        second = server.wait_connected(count=2, alive=lambda: process.poll() is None)
         server.wait_closed(first)
         assert server.tickets_issued == 2
         driver.command("bob", "/engops", "help")
@@ -210,9 +235,10 @@ def test_engops_socket_answers_commands_over_the_socket_and_stops_cleanly(stack:
         assert server.problems == []
         assert all(set(m) <= {"envelope_id", "payload"} for c in server.connections for m in c.messages)
 
-        wait_for_durable_work(stack.env["DATABASE_URL"])
+        wait_for_durable_work(stack)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0, stderr.read_text()
+        server.wait_closed(second)
         assert not server.live_connections()
     finally:
         if process.poll() is None:

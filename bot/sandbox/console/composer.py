@@ -35,6 +35,8 @@ def escaped_command_text(text: str, slack: SlackStandIn) -> str:
                 user = slack.user(name)
             except KeyError:
                 return match.group(0)
+            if user.name.lower() != name.lower():  # a user id or an email is not a name Slack would link
+                return match.group(0)
             return f"<@{user.id}|{user.name}>"
         try:
             channel = slack.channel("#" + match["channel"])

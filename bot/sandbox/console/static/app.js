@@ -235,13 +235,13 @@ function renderShell() {
 }
 
 // --- messages ------------------------------------------------------------------------------------------------
-function messageActions(conv, item) {
+function messageActions(conv, item, threadTs = item.ts) {
   const menu = h("div", { class: "menu hidden" },
     ...S.ws.message_shortcuts.map((s) => h("button", {
       class: "menu-item", type: "button", dataset: { shortcut: s.callback_id },
       onclick: () => { menu.classList.add("hidden"); api("shortcut", { callback_id: s.callback_id, channel: conv.id, ts: item.ts }).catch(() => {}); },
     }, "⚡ ", s.name, h("div", { class: "option-desc" }, s.description))),
-    h("button", { class: "menu-item", type: "button", onclick: () => { menu.classList.add("hidden"); S.openThread = item.ts; S.msgCache.delete(`m:${item.ts}`); renderConversation(); } }, "💬 Reply in thread"),
+    h("button", { class: "menu-item", type: "button", onclick: () => { menu.classList.add("hidden"); S.openThread = threadTs; S.msgCache.delete(`m:${threadTs}`); renderConversation(); } }, "💬 Reply in thread"),
     h("button", { class: "menu-item", type: "button", onclick: () => { menu.classList.add("hidden"); navigator.clipboard?.writeText(item.permalink); toast("Link copied", "info"); } }, "🔗 Copy link"));
   const more = h("button", { class: "msg-more", type: "button", title: "More actions" }, "⋯");
   more.addEventListener("click", (e) => { e.stopPropagation(); document.querySelectorAll(".menu").forEach((m) => m !== menu && m.classList.add("hidden")); menu.classList.toggle("hidden"); });
@@ -273,7 +273,7 @@ function renderMessage(conv, item) {
       h("div", { class: "msg-head" }, h("span", { class: "author" }, displayName(r.user)),
         r.is_bot ? h("span", { class: "app-badge" }, "APP") : null, h("span", { class: "time" }, tsTime(r.ts)),
         r.edited ? h("span", { class: "edited" }, "(edited)") : null),
-      messageContent(r, { type: "message", channel: conv.id, ts: r.ts }))));
+      messageContent(r, { type: "message", channel: conv.id, ts: r.ts })), messageActions(conv, r, item.ts)));
   let replyBox = null;
   if (S.openThread === item.ts) {
     const input = h("input", { class: "bk-text thread-input", placeholder: "Reply…" });
