@@ -132,6 +132,7 @@ def run(people: int, factor: float) -> dict[str, Any]:
         stack.wait_for(lambda: status_of(stack, request_id) not in ("approved", "running", "pending"),
                        timeout=3600, what="the run")
         elapsed = time.monotonic() - started
+        stack.wait_idle(timeout=120)  # the final progress update and DMs, before the stack stops
         okta_writes = sum(1 for c in stack.okta.calls if c.method in ("POST", "DELETE") and c.status < 400)
         google_queries = sum(1 for c in stack.google.calls if "/token" not in c.path and c.status < 400)
         floor = max(okta_writes / okta_per_second, google_queries / google_per_second)

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class RunningWeb:
     services: Services
     url: str
-    stop: Callable[[], None]
+    stop: Callable[..., None]  # stop(grace_seconds=10)
 
 
 def start_web(
@@ -57,12 +57,12 @@ def start_web(
     thread = threading.Thread(target=serve, name="engops-http", daemon=True)
     thread.start()
 
-    def stop() -> None:
+    def stop(grace_seconds: int = 10) -> None:
         stopping.set()
         server.close()
         thread.join(timeout=5)
         if in_process_worker:
-            dbos_worker.shutdown()
+            dbos_worker.shutdown(grace_seconds)
         services.close()
 
     return RunningWeb(services=services, url=f"http://{host}:{bound_port}", stop=stop)

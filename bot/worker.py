@@ -85,5 +85,6 @@ def launch(database_url: str, executor_id: str, *, schedules: bool = True, poll_
     log.info("worker %s launched", executor_id)
 
 
-def shutdown() -> None:
-    DBOS.destroy(destroy_registry=False)
+def shutdown(grace_seconds: int = 10) -> None:
+    """Stop taking work; give running workflows a moment to finish (the rest resume at next start)."""
+    DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=grace_seconds)

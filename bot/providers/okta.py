@@ -305,9 +305,14 @@ class _SdkSession:
             try:
                 result = await getattr(self._client, method)(*args, **kwargs)
             except OktaTransportError as exc:
+                self._budget.abandoned(sent)
                 raise TransientError(PROVIDER, f"{method}: cannot reach Okta ({exc})") from None
+            except BaseException:
+                self._budget.abandoned(sent)
+                raise
         data, resp, err = result if len(result) == 3 else (None, *result)
         if resp is None:  # the call was never sent: getting the OAuth access token failed
+            self._budget.abandoned(sent)
             raise _token_error(method, err)
         headers = _headers_of(resp)
         status = _status_of(resp)
@@ -331,41 +336,42 @@ class _SdkSession:
 @dataclass
 class _Window:
     ends: float  # monotonic time of the window's reset
-    remaining: int  # X-Rate-Limit-Remaining as of the answer to call number `as_of`
-    as_of: int
-    sent: list[int] = field(default_factory=list)  # calls sent in this window after `as_of`
+    remaining: int  # the lowest X-Rate-Limit-Remaining answered so far
 
 
 class RateBudget:
     """Okta's budget per rate-limit window (`X-Rate-Limit-Limit` / `-Remaining` / `-Reset`), counting the
     calls already on their way.
 
-    Okta counts a call when it arrives, so the newest answer's Remaining does not yet include the
-    calls sent after that answer's call. A call may go while Remaining minus those is positive, else it
-    waits for the reset. (Waiting only once Remaining reached 0 let the calls already in flight run
-    into a 429 at the end of every window.) A method's window is the one its last answer named; calls
-    whose answers carry the same limit and reset share it (Okta's per-endpoint buckets)."""
+    Okta counts a call when it arrives, so the lowest Remaining answered so far may not include the
+    calls still unanswered. A call may go while Remaining minus those is positive, else it waits for
+    the reset; at worst a few calls wait that had room. (Waiting only once Remaining reached 0 let the
+    calls in flight run into a 429 at the end of every window.) Answers with the same limit and reset
+    are one window (Okta's buckets are per endpoint); a method belongs to the bucket its last answer
+    named. A call sent while its bucket's window is unknown may land in any window: all count it."""
 
     def __init__(self) -> None:
         self._count = 0
         self._windows: dict[tuple[str, str], _Window] = {}
-        self._window_of: dict[str, tuple[str, str]] = {}
+        self._limit_of: dict[str, str] = {}  # method -> X-Rate-Limit-Limit of its bucket
+        self._in_flight: dict[int, tuple[str, str] | None] = {}  # call number -> its window when sent
 
     def delay(self, method: str, now: float) -> float:
         """Seconds the next call of `method` must wait (0: it may go now)."""
-        window = self._current(method, now)
-        if window is None or window.remaining - len(window.sent) > 0:
+        key = self._key(method, now)
+        if key is None:
             return 0.0
-        return window.ends - now
+        window = self._windows[key]
+        on_the_way = sum(1 for k in self._in_flight.values() if k in (key, None))
+        return 0.0 if window.remaining - on_the_way > 0 else window.ends - now
 
     def sent(self, method: str, now: float) -> int:
         self._count += 1
-        window = self._current(method, now)
-        if window is not None:
-            window.sent.append(self._count)
+        self._in_flight[self._count] = self._key(method, now)
         return self._count
 
     def answered(self, method: str, number: int, headers: Mapping[str, str], now: float) -> None:
+        self._in_flight.pop(number, None)
         limit, remaining, reset = (headers.get(f"X-Rate-Limit-{h}") for h in ("Limit", "Remaining", "Reset"))
         wait = _seconds_until_reset(headers)
         if limit is None or reset is None or wait is None or remaining is None or not remaining.isdigit():
@@ -373,18 +379,23 @@ class RateBudget:
         key = (limit, reset)
         window = self._windows.get(key)
         if window is None:
-            window = self._windows[key] = _Window(now + wait, int(remaining), number)
-        elif number > window.as_of:
-            window.remaining, window.as_of = int(remaining), number
-            window.sent = [n for n in window.sent if n > number]
-        self._window_of[method] = key
+            self._windows[key] = _Window(now + wait, int(remaining))
+        else:  # answers can overtake each other: the lowest Remaining is the latest count
+            window.remaining = min(window.remaining, int(remaining))
+        self._limit_of[method] = limit
         for old in [k for k, w in self._windows.items() if w.ends < now - 1]:
             del self._windows[old]
 
-    def _current(self, method: str, now: float) -> _Window | None:
-        key = self._window_of.get(method)
-        window = self._windows.get(key) if key else None
-        return window if window is not None and window.ends > now else None
+    def abandoned(self, number: int) -> None:
+        """The call got no answer (never sent, or the connection failed)."""
+        self._in_flight.pop(number, None)
+
+    def _key(self, method: str, now: float) -> tuple[str, str] | None:
+        """The method's current window: the one with its bucket's limit that has not reset yet (another
+        method of the bucket may have seen it first); the tighter one if two buckets share a limit."""
+        limit = self._limit_of.get(method)
+        current = [(w.remaining, k) for k, w in self._windows.items() if k[0] == limit and w.ends > now]
+        return min(current)[1] if current else None
 
 
 def _http_client_class() -> type:

@@ -141,7 +141,7 @@ class Stack:
     def stop_app(self) -> None:
         """Stop the bot (web and worker); the stand-ins and the database stay."""
         if self.web is not None:
-            self.web.stop()
+            self.web.stop(grace_seconds=0)  # like a crash: unfinished work resumes at the next start
             self.web = None
 
     def start_app(self) -> None:
@@ -197,7 +197,7 @@ class Stack:
 
     def stop(self) -> None:
         if self.web is not None:
-            self.web.stop()
+            self.web.stop(grace_seconds=0)  # like a crash: unfinished work resumes at the next start
             self.web = None
         for server in reversed(self._servers):
             server.stop()

@@ -3,6 +3,8 @@ its effect read from the stand-ins panel, and a screenshot of each step for the 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.browser.conftest import Console, command_registered
@@ -61,7 +63,7 @@ def test_access_request_approved_by_manager_then_owner(console: Console) -> None
 
 def test_home_shortcut_and_ephemeral_reply(console: Console) -> None:
     page, expect = console.page, console.expect
-    console.open("dave", "it-engops")
+    console.open("carol", "it-engops")
     console.send("/engops help")
     reply = page.locator("#messages > .msg.ephemeral").last
     expect(reply).to_contain_text("Only visible to you")
@@ -75,9 +77,25 @@ def test_home_shortcut_and_ephemeral_reply(console: Console) -> None:
     # an unknown slash command is refused by the client, as in Slack
     console.send("/nope")
     expect(page.locator(".toast.error")).to_contain_text("/nope is not a valid command")
+    page.locator(".toast.error").click()  # dismissed
+    # the command's words pre-fill the modal; zoom-users needs no approval
+    console.send("/access zoom-users 2h Customer calls")
+    expect(console.field("Okta group").locator(".chip")).to_contain_text("zoom-users")
+    expect(console.field("Justification").locator("textarea")).to_have_value("Customer calls")
+    console.submit()
+    expect(console.modal.locator(".modal-title")).to_have_text("Request submitted")
+    console.close_modal()
+    zoom = console.panel.locator('[data-okta-group="zoom-users"]')
+    expect(zoom.locator('[data-login="carol@example.com"]')).to_be_visible()
+    # the App Home lists the grant with its button; the click comes from the Home surface
     console.home()
-    expect(page.locator("#home")).to_contain_text("Waiting on your approval")
-    expect(page.locator("#home")).to_contain_text("Nothing waits on you.")
+    home = page.locator("#home")
+    expect(home).to_contain_text("Nothing waits on you.")
+    grant = home.locator(".bk-section", has_text="zoom-users")
+    expect(grant).to_contain_text("REQ-1")
+    console.screenshot("home-1-app-home")
+    console.click("Revoke now", grant)
+    expect(zoom.locator('[data-login="carol@example.com"]')).to_have_count(0)
     assert console.same_document()
 
 
@@ -198,3 +216,43 @@ def test_key_rotation_shows_new_key_and_secret(console: Console) -> None:
     expect(notice.locator(".bk-button", has_text="Reactivate old key")).to_be_visible()
     console.screenshot("rotate-keys-1-rotated", notice, page.locator('#panel [data-panel="aws"]'))
     assert console.same_document()
+
+
+MRKDWN_CASES = [
+    # (Slack text, what the reader sees, the elements it is drawn with)
+    ("*bold* _it_ ~gone~ `x < y`", "bold it gone x < y", ["b", "i", "s", "code"]),
+    ("*<https://x.test/1|REQ-1>* and <https://x.test/2>", "REQ-1 and https://x.test/2", ["b", "a", "a"]),
+    ("snake_case_name and 2*3*4", "snake_case_name and 2*3*4", []),
+    ("&lt;@U1&gt; &amp;lt; <@U00000003> <!here>", "<@U1> &lt; @alice @here", ["span", "span"]),
+    ("&gt; quoted\n&gt; twice\nafter", "quoted\ntwiceafter", ["blockquote"]),  # a block: no newline after
+    ("<!date^1699963200^{date_num} at {nope}|the fallback>", "the fallback", ["span"]),
+    ("<!date^1699963200^{date_num}|fallback>", "2023-11-14", ["span"]),
+    ("<javascript:alert(1)|click> :white_check_mark: :no_such_emoji:", "click ✅ :no_such_emoji:", []),
+    ("```*not bold*\n<b>```", "*not bold*\n<b>", ["pre"]),
+]
+
+
+def test_mrkdwn_is_drawn_as_slack_draws_it(browser: Any) -> None:
+    from bot.sandbox.base import RunningServer
+    from bot.sandbox.console.server import ConsoleApp
+
+    with RunningServer(ConsoleApp()) as server:  # the page's static files need no stack
+        page = browser.new_page()
+        try:
+            page.goto(f"{server.url}/static/console.css")
+            drawn = page.evaluate(
+                """async (cases) => {
+                    const m = await import("/static/mrkdwn.js");
+                    m.setNameResolvers({ user: (id) => (id === "U00000003" ? "alice" : id) });
+                    return cases.map((text) => {
+                        const box = document.createElement("div");
+                        box.append(m.renderMrkdwn(text));
+                        return [box.textContent, [...box.querySelectorAll("*")].map((e) => e.tagName.toLowerCase())];
+                    });
+                }""",
+                [text for text, _, _ in MRKDWN_CASES],
+            )
+        finally:
+            page.close()
+    for (text, seen, tags), (got_text, got_tags) in zip(MRKDWN_CASES, drawn, strict=True):
+        assert (got_text, got_tags) == (seen, tags), text

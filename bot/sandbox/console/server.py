@@ -272,6 +272,10 @@ class ConsoleApp:
         block_id, action_id = str(body.get("block_id")), str(body.get("action_id"))
         options = self._driver.suggest(user, action_id, str(body.get("query", "")))
         with self._offered_lock:
+            # what was offered in this person's earlier modals cannot be picked any more
+            stale = [k for k in self._offered if k[0] == user and k[1] != record.id]
+            for key in stale:
+                del self._offered[key]
             offered = self._offered.setdefault((user, record.id, block_id, action_id), {})
             offered.update({str(o["value"]): o for o in options})
         return {"options": options}

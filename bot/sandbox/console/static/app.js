@@ -36,7 +36,8 @@ const $ = (sel) => document.querySelector(sel);
 
 // --- talking to the console server ----------------------------------------------------------------
 function toast(text, kind = "error") {
-  const el = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+  const el = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status", title: "Click to dismiss",
+    onclick: () => el.remove() }, text);
   $("#toasts").append(el);
   setTimeout(() => el.remove(), kind === "error" ? 8000 : 5000);
 }
@@ -473,6 +474,7 @@ function renderModal() {
       h("button", { class: "btn modal-close", type: "button", onclick: () => closeModal(view) }, view.close?.text ?? "Cancel"),
       view.submit ? h("button", { class: "btn primary modal-submit", type: "button", onclick: () => submitModal(view) }, view.submit.text) : null));
   dialog.addEventListener("keydown", (e) => {
+    if (e.defaultPrevented) return;
     if (e.key === "Enter" && e.target.tagName === "INPUT" && !e.target.classList.contains("typeahead-input") && view.submit) {
       e.preventDefault();
       submitModal(view);
@@ -542,10 +544,7 @@ function setupComposer() {
     onclick: () => { menu.classList.add("hidden"); api("shortcut", { callback_id: s.callback_id }).catch(() => {}); },
   }, "⚡ ", s.name, h("div", { class: "option-desc" }, s.description))));
   $("#shortcuts-btn").addEventListener("click", (e) => { e.stopPropagation(); menu.classList.toggle("hidden"); });
-  document.addEventListener("click", () => {
-    menu.classList.add("hidden");
-    document.querySelectorAll(".msg-actions .menu").forEach((m) => m.classList.add("hidden"));
-  });
+  document.addEventListener("click", () => document.querySelectorAll(".menu").forEach((m) => m.classList.add("hidden")));
 }
 
 // --- the stand-ins panel -------------------------------------------------------------------------------------------

@@ -123,8 +123,8 @@ function overflow(block, el, ctx) {
       },
     }, renderPlain(option.text)));
   }
+  // any other click closes it (one document listener in app.js closes every open .menu)
   trigger.addEventListener("click", (e) => { e.stopPropagation(); menu.classList.toggle("hidden"); });
-  document.addEventListener("click", () => menu.classList.add("hidden"));
   return h("span", { class: "overflow-wrap" }, trigger, menu);
 }
 
