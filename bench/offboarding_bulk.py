@@ -161,8 +161,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     r = run(args.people, args.factor)
-    print(f"| people | limits x | status | failed steps | Okta writes | Google queries | seconds | floor s | "
-          f"ratio (target <= 1.15) | Okta 429s | Google 429s | Okta max concurrency |")
+    print("| people | limits x | status | failed steps | Okta writes | Google queries | seconds | floor s | "
+          "ratio (target <= 1.15) | Okta 429s | Google 429s | Okta max concurrency |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print(f"| {r['people']} | {r['factor']:g} | {r['status']} | {r['failed_steps']} | {r['okta_writes']} | "
           f"{r['google_queries']} | {r['seconds']:.1f} | {r['floor']:.1f} | {r['ratio']:.2f} | {r['okta_429']} | "

@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
-if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1; then
-  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium" >&2
+# The browser tests drive Debian's chromium (the emoji font keeps screenshots readable).
+if [ "$(id -u)" = 0 ] && ! { command -v chromium && dpkg -s fonts-noto-color-emoji; } >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji \
+    >/dev/null) || echo "warning: could not install chromium; browser tests will be skipped outside CI" >&2
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
