@@ -1,86 +1,105 @@
 """Ack latency of signed Slack requests against the bot vs a bare Bolt app that only acks (same run).
 
-    .venv/bin/python bench/ack_latency.py [--total 400]
+    .venv/bin/python bench/ack_latency.py [--total 300]
 
-Prints a Markdown table: p50/p99 per concurrency and the p99 ratio bot/bare (target <= 1.5).
+Three requests: `/engops help` (answered from the database), `/access` (opens a modal: the one Slack
+call, views.open, happens before the ack) and an Approve click (a compare-and-set decision and a durable
+hand-over). Prints a Markdown table: p50/p99 per concurrency and the p99 ratio bot/bare (target <= 1.5).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
+import os
+import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bare_app import start_bare_app  # noqa: E402
 from bench.load import run_load  # noqa: E402
+from bench.population import with_generated_people  # noqa: E402
+from bench.processes import spawn  # noqa: E402
+from bench.slack_requests import approve_body, command_body  # noqa: E402
 from bot.sandbox.stack import SIGNING_SECRET, Stack, StackOptions  # noqa: E402
 
-
-def command_body(command: str, text: str, user: str = "U00000003", nonce: int = 0) -> bytes:
-    return urlencode(
-        {
-            "token": "x",
-            "team_id": "T0SANDBOX1",
-            "team_domain": "engops-sandbox",
-            "channel_id": "C1",
-            "channel_name": "general",
-            "user_id": user,
-            "user_name": "alice",
-            "command": command,
-            "text": text,
-            "api_app_id": "A0ENGOPS01",
-            "response_url": "http://127.0.0.1:9/none",
-            "trigger_id": f"1.2.{nonce}",
-        }
-    ).encode()
+CONCURRENCY = (1, 10, 50)
 
 
-def help_body(n: int) -> bytes:
-    # unique per request: the bot refuses a replayed signature
-    return command_body("/engops", "help", nonce=n)
+def pending_requests(stack: Stack, count: int) -> list[int]:
+    """`count` access requests waiting for oscar (owner of netsuite-finance), made through Slack."""
+    driver = stack.driver
+    assert driver is not None
+    for i in range(count):
+        user = f"load{i:04d}"
+        driver.command(user, "/access", "")
+        driver.submit_view(user, {"Okta group": "netsuite-finance", "Justification": "benchmark"})
+    stack.wait_idle(600)
+    return list(range(1, count + 1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--total", type=int, default=400)
+    parser.add_argument("--total", type=int, default=300)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    stack = Stack.start(StackOptions(data_dir=Path(tempfile.mkdtemp(prefix="engops-bench-"))))
-    bare_url, bare = start_bare_app(SIGNING_SECRET)
+    approvals_needed = args.total * len(CONCURRENCY)
+    stack = Stack.start(
+        StackOptions(data_dir=Path(tempfile.mkdtemp(prefix="engops-bench-")), database_url=args.database_url),
+        with_generated_people(approvals_needed),
+    )
+    oscar = stack.directory.by_handle("oscar").slack_id
+    clicks = iter(pending_requests(stack, approvals_needed))
+    # The bot and the baseline each run in a process of their own, as in production; the stand-ins and
+    # the load generator stay here.
+    stack.stop_app()
+    env = {**os.environ, **stack.env}
+    bot_url, bot_proc = spawn(["bot.cli", "serve", "--host", "127.0.0.1"], env)
+    bare_url, bare_proc = spawn(["bench.bare_app", SIGNING_SECRET], env)
+    nonces = itertools.count(10_000)  # every request unique: the bot refuses a replayed signature
 
+    def access_body(n: int) -> bytes:
+        # a real trigger id each time: the stand-in accepts a trigger once, within 3 s
+        return command_body("/access", "", nonce=next(nonces), trigger=stack.slack.issue_trigger("U00000003"))
+
+    cases: list[tuple[str, Callable[[int], bytes], Callable[[int], bytes]]] = [
+        (
+            "/engops help",
+            lambda n: command_body("/engops", "help", nonce=next(nonces)),
+            lambda n: command_body("/engops", "help", nonce=next(nonces)),
+        ),
+        ("/access (opens a modal)", access_body, lambda n: command_body("/access", "", nonce=next(nonces))),
+        (
+            "Approve click",
+            lambda n: approve_body(next(clicks), oscar, next(nonces)),
+            lambda n: approve_body(1, oscar, next(nonces)),
+        ),
+    ]
     try:
-        print("| concurrency | bare p50 ms | bare p99 ms | bot p50 ms | bot p99 ms | p99 ratio | bot req/s | errors |")
+        print("| request | concurrency | bare p50 ms | bare p99 ms | bot p50 ms | bot p99 ms | p99 ratio | errors |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        for concurrency in (1, 10, 50):
-            run_load(
-                f"{bare_url}/slack/events", SIGNING_SECRET, help_body, concurrency=concurrency, total=50
-            )  # warm-up
-            run_load(f"{stack.url}/slack/events", SIGNING_SECRET, help_body, concurrency=concurrency, total=50)
-            base = run_load(
-                f"{bare_url}/slack/events",
-                SIGNING_SECRET,
-                help_body,
-                concurrency=concurrency,
-                total=args.total,
-            )
-            bot = run_load(
-                f"{stack.url}/slack/events",
-                SIGNING_SECRET,
-                help_body,
-                concurrency=concurrency,
-                total=args.total,
-            )
-            print(
-                f"| {concurrency} | {base.p50_ms:.1f} | {base.p99_ms:.1f} | {bot.p50_ms:.1f} | {bot.p99_ms:.1f} | "
-                f"{bot.p99_ms / base.p99_ms:.2f} | {bot.throughput:.0f} | {bot.errors + base.errors} |"
-            )
+        for name, bot_body, bare_body in cases:
+            for concurrency in CONCURRENCY:
+                run_load(f"{bare_url}/slack/events", SIGNING_SECRET, bare_body, concurrency=concurrency, total=30)
+                base = run_load(
+                    f"{bare_url}/slack/events", SIGNING_SECRET, bare_body, concurrency=concurrency, total=args.total
+                )
+                bot = run_load(
+                    f"{bot_url}/slack/events", SIGNING_SECRET, bot_body, concurrency=concurrency, total=args.total
+                )
+                print(
+                    f"| {name} | {concurrency} | {base.p50_ms:.1f} | {base.p99_ms:.1f} | {bot.p50_ms:.1f} | "
+                    f"{bot.p99_ms:.1f} | {bot.p99_ms / base.p99_ms:.2f} | {bot.errors + base.errors} |"
+                )
     finally:
-        bare.close()
+        for proc in (bot_proc, bare_proc):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
         stack.stop()
 
 

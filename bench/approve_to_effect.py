@@ -25,9 +25,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cold_start import first_ack, free_port  # noqa: E402
 from bench.load import percentile  # noqa: E402
 from bench.population import with_generated_people  # noqa: E402
+from bench.processes import first_ack, free_port  # noqa: E402
 from bot.sandbox.stack import Stack, StackOptions  # noqa: E402
 
 PG_ADMIN = os.environ.get("ENGOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

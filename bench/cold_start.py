@@ -9,11 +9,9 @@ Targets: first ack <= 1.5 s, resident memory <= 150 MB.
 from __future__ import annotations
 
 import argparse
-import http.client
 import logging
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,45 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.ack_latency import command_body  # noqa: E402
-from bot.sandbox.slack_driver import sign  # noqa: E402
-from bot.sandbox.stack import SIGNING_SECRET, Stack, StackOptions  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def first_ack(port: int, deadline: float) -> float | None:
-    body = command_body("/engops", "help")
-    while time.monotonic() < deadline:
-        ts = str(int(time.time()))
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request(
-                "POST",
-                "/slack/events",
-                body,
-                {
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "X-Slack-Request-Timestamp": ts,
-                    "X-Slack-Signature": sign(SIGNING_SECRET, ts, body),
-                },
-            )
-            if conn.getresponse().status == 200:
-                return time.monotonic()
-        except OSError:
-            time.sleep(0.005)
-    return None
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from bench.processes import first_ack, free_port, rss_mb  # noqa: E402
+from bot.sandbox.stack import Stack, StackOptions  # noqa: E402
 
 
 def main() -> None:

@@ -64,11 +64,16 @@ class BenchStack(Stack):
         assert self.settings is not None and self.policy is not None
         settings = self.settings
         assert settings.google_application_credentials and settings.google_admin_subject
-        google = GoogleAdapter(settings.google_application_credentials, settings.google_admin_subject,
-                               settings.google_api_url, queries_per_minute=self.google_per_minute)
+        google = GoogleAdapter(
+            settings.google_application_credentials,
+            settings.google_admin_subject,
+            settings.google_api_url,
+            queries_per_minute=self.google_per_minute,
+        )
         services = build_services(settings, self.policy, in_process_worker=True, clock=self.clock, google=google)
-        self.web = start_web(settings, self.policy, port=self.options.app_port,
-                             executor_id=self.options.executor_id, services=services)
+        self.web = start_web(
+            settings, self.policy, port=self.options.app_port, executor_id=self.options.executor_id, services=services
+        )
 
 
 def submit_bulk(stack: Stack, emails: list[str], requester: str) -> int:
@@ -79,9 +84,19 @@ def submit_bulk(stack: Stack, emails: list[str], requester: str) -> int:
     assert stack.web is not None and isinstance(stack.policy, Policy)
     services = stack.web.services
     requester_id = stack.slack.user(requester).id
-    req = open_request(services.db, services.dispatcher, new_request(
-        stack.policy, requester_slack_id=requester_id, requester_email=requester, emails=emails,
-        reason="bench: reorganisation", source="bench.csv", channel_id=None))
+    req = open_request(
+        services.db,
+        services.dispatcher,
+        new_request(
+            stack.policy,
+            requester_slack_id=requester_id,
+            requester_email=requester,
+            emails=emails,
+            reason="bench: reorganisation",
+            source="bench.csv",
+            channel_id=None,
+        ),
+    )
     assert req.id is not None
     return req.id
 
@@ -129,8 +144,9 @@ def run(people: int, factor: float) -> dict[str, Any]:
         stack.okta.max_in_flight = 0
         started = time.monotonic()
         stack.driver.click("grace", "Approve")
-        stack.wait_for(lambda: status_of(stack, request_id) not in ("approved", "running", "pending"),
-                       timeout=3600, what="the run")
+        stack.wait_for(
+            lambda: status_of(stack, request_id) not in ("approved", "running", "pending"), timeout=3600, what="the run"
+        )
         elapsed = time.monotonic() - started
         stack.wait_idle(timeout=120)  # the final progress update and DMs, before the stack stops
         okta_writes = sum(1 for c in stack.okta.calls if c.method in ("POST", "DELETE") and c.status < 400)
@@ -161,12 +177,16 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     r = run(args.people, args.factor)
-    print("| people | limits x | status | failed steps | Okta writes | Google queries | seconds | floor s | "
-          "ratio (target <= 1.15) | Okta 429s | Google 429s | Okta max concurrency |")
+    print(
+        "| people | limits x | status | failed steps | Okta writes | Google queries | seconds | floor s | "
+        "ratio (target <= 1.15) | Okta 429s | Google 429s | Okta max concurrency |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    print(f"| {r['people']} | {r['factor']:g} | {r['status']} | {r['failed_steps']} | {r['okta_writes']} | "
-          f"{r['google_queries']} | {r['seconds']:.1f} | {r['floor']:.1f} | {r['ratio']:.2f} | {r['okta_429']} | "
-          f"{r['google_429']} | {r['okta_max_in_flight']} |")
+    print(
+        f"| {r['people']} | {r['factor']:g} | {r['status']} | {r['failed_steps']} | {r['okta_writes']} | "
+        f"{r['google_queries']} | {r['seconds']:.1f} | {r['floor']:.1f} | {r['ratio']:.2f} | {r['okta_429']} | "
+        f"{r['google_429']} | {r['okta_max_in_flight']} |"
+    )
 
 
 if __name__ == "__main__":

@@ -55,7 +55,10 @@ def test_several_people_in_one_command_are_one_request_with_one_progress_message
     stack.wait_idle()
     for email in ("alice@example.com", "bob@example.com", "carol@example.com"):
         assert stack.google.is_suspended(email) and stack.okta.user_status(email) == "SUSPENDED"
-    assert key_statuses(stack, "bob.brown") == ["Inactive"]  # bob's IAM user is found by name, not by tag
+    assert key_statuses(stack, "alice") == ["Inactive"]
+    # SPEC §5: the IAM user tagged email=, else named like the email or its local part; bob's
+    # untagged "bob.brown" is neither, so it is not his as far as the bot can tell
+    assert key_statuses(stack, "bob.brown") == ["Active"]
     text = progress_text(stack)  # asserts there is exactly one
     assert "3/3 finished" in text and "Done" in text
     assert [i["title"] for i in stack.gitlab.issues("bt-engineering/access-manager/issue-tracker")] == [
