@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from bench.slack_requests import approve_body, command_body  # noqa: E402
 from bot.sandbox.stack import SIGNING_SECRET, Stack, StackOptions  # noqa: E402
 
 CONCURRENCY = (1, 10, 50)
+SETTLE_SECONDS = 10
 
 
 def pending_requests(stack: Stack, count: int) -> list[int]:
@@ -60,6 +62,7 @@ def main() -> None:
     stack.stop_app()
     env = {**os.environ, **stack.env}
     bot_url, bot_proc = spawn(["bot.cli", "serve", "--host", "127.0.0.1"], env)
+    time.sleep(SETTLE_SECONDS)  # the worker's start-up sweep (first Okta call imports its SDK) ends first
     bare_url, bare_proc = spawn(["bench.bare_app", SIGNING_SECRET], env)
     nonces = itertools.count(10_000)  # every request unique: the bot refuses a replayed signature
 

@@ -20,11 +20,17 @@ from workflows import runtime
 from workflows.runtime import Runtime
 
 
+# Slack gives up on an ack after 3 s: on the ack path a database that does not answer within this gets a
+# "try again" (and nothing is written), instead of an ack that comes too late for a change that lands anyway.
+ACK_PATH_DB_WAIT = 2.0
+
+
 @dataclass
 class Services:
     settings: Settings
     policy: Policy
-    db: Database
+    db: Database  # the workflows' (patient) connection
+    ack_db: Database  # the Slack listeners' (quick to give up) connection to the same database
     messenger: Messenger
     runtime: Runtime
     dispatcher: Dispatcher
@@ -34,7 +40,7 @@ class Services:
     def deps(self) -> Deps:
         return Deps(
             policy=self.policy,
-            db=self.db,
+            db=self.ack_db,
             dispatcher=self.dispatcher,
             clock=self.runtime.clock,
             slack=self.messenger.client,
@@ -62,6 +68,7 @@ class Services:
     def close(self) -> None:
         for closer in reversed(self._closers):
             closer()
+        self.ack_db.dispose()
         self.db.dispose()
 
 
@@ -101,6 +108,7 @@ def build_services(
         settings=settings,
         policy=policy,
         db=db,
+        ack_db=Database(settings.database_url, wait=ACK_PATH_DB_WAIT),
         messenger=messenger,
         runtime=rt,
         dispatcher=dispatcher,

@@ -24,15 +24,18 @@ def plain_url(database_url: str) -> str:
     return database_url.replace("postgresql+psycopg://", "postgresql://")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # Let SQLAlchemy, not the driver, begin transactions (see _sqlite_begin).
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+def _sqlite_pragmas(busy_ms: int) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, begin transactions (see _sqlite_begin).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    return on_connect
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -42,17 +45,29 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 class Database:
-    def __init__(self, database_url: str) -> None:
+    """`wait` bounds how long a statement waits for a lock, a connection or an answer (seconds; default: 10 s
+    of SQLite busy timeout, PostgreSQL's own settings). The ack path uses a short one, so a database that is
+    down or locked gets a quick "try again" instead of an ack that comes after Slack gave up (3 s) — and a
+    write that then lands anyway."""
+
+    def __init__(self, database_url: str, *, wait: float | None = None) -> None:
         self.url = sqlalchemy_url(database_url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        busy_ms = int((wait or 10.0) * 1000)
         if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_ms / 1000}
         else:
             kwargs.update(pool_size=10, max_overflow=20)
+            if wait is not None:
+                kwargs["pool_timeout"] = wait
+                kwargs["connect_args"] = {
+                    "connect_timeout": max(1, round(wait)),  # libpq takes whole seconds
+                    "options": f"-c lock_timeout={busy_ms} -c statement_timeout={busy_ms}",
+                }
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_pragmas(busy_ms))
             event.listen(self.engine, "begin", _sqlite_begin)
 
     @contextmanager

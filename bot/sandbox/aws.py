@@ -8,10 +8,15 @@ process and shares moto's in-memory backends, `backdate_access_key` edits the ke
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bot.sandbox.base import Fault, take_fault
 from bot.sandbox.directory import Directory
 
 if TYPE_CHECKING:
@@ -60,6 +65,93 @@ class MotoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class AwsFaults:
+    """Fault injection for AWS the way the other stand-ins have it (`inject(Fault(...))`), for boto3 clients
+    made from `session()`.
+
+    moto's server has no fault hook, so faults are applied in botocore's `before-send` event, just before
+    a request would leave the client: a matching call gets the answer AWS would give instead of reaching
+    moto — an error in the service's own protocol (`kind="error"`, `fault.status`), throttling
+    (`"ratelimit"`) or a read timeout after `fault.status` milliseconds (`"timeout"`). With `after=True`
+    the request reaches moto first (the change is made) and its answer is lost. A fault's `path_prefix`
+    matches `<service>.<Operation>` (e.g. `iam.CreateAccessKey`, `secrets-manager.`; "" matches all).
+    """
+
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+        self.lock = threading.Lock()
+        self.calls: Counter[str] = Counter()  # `<service>.<Operation>` -> calls the clients made
+        self.failed: Counter[str] = Counter()  # ... -> calls answered with an injected fault
+
+    def inject(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def session(self) -> Any:
+        """A boto3 session whose clients go through the faults (register before clients are made)."""
+        import boto3
+
+        session = boto3.session.Session()
+        session.events.register("before-send", self._before_send)
+        return session
+
+    def _before_send(self, request: Any, event_name: str, **_: Any) -> Any:
+        _, service, operation = event_name.split(".", 2)
+        name = f"{service}.{operation}"
+        with self.lock:
+            self.calls[name] += 1
+            fault = take_fault(self.faults, "POST", name)
+            if fault is not None:
+                self.failed[name] += 1
+        if fault is None:
+            return None  # botocore sends the request
+        if fault.after:
+            from botocore.httpsession import URLLib3Session
+
+            URLLib3Session().send(request)
+        if fault.kind == "timeout":
+            from botocore.exceptions import ReadTimeoutError
+
+            time.sleep(fault.status / 1000.0)
+            raise ReadTimeoutError(endpoint_url=request.url)
+        return _aws_error(request.url, service, fault)
+
+
+def _aws_error(url: str, service: str, fault: Fault) -> Any:
+    """An error answer in the service's protocol: JSON for Secrets Manager, XML (query) for IAM and STS."""
+    from botocore.awsrequest import AWSResponse
+
+    throttled = fault.kind == "ratelimit"
+    status = 400 if throttled else fault.status
+    request_id = str(uuid.uuid4())
+    if service == "secrets-manager":
+        code = "ThrottlingException" if throttled else "InternalServiceError"
+        body = f'{{"__type": "{code}", "message": "injected fault"}}'.encode()
+        headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id}
+    else:
+        code = "Throttling" if throttled else ("ServiceUnavailable" if status == 503 else "ServiceFailure")
+        body = (
+            f"<ErrorResponse><Error><Type>{'Sender' if throttled else 'Receiver'}</Type><Code>{code}</Code>"
+            f"<Message>injected fault</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        headers = {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
+    return AWSResponse(url, status, headers, _Body(body))
+
+
+class _Body:
+    """The raw body botocore reads an AWSResponse from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
 
 
 def _quiet_moto_server(host: str) -> ThreadedMotoServer:

@@ -53,6 +53,23 @@ class Fault:
     after: bool = False  # fail after the call took effect (the change is made, the client sees the error)
 
 
+def take_fault(faults: list[Fault], method: str, path: str) -> Fault | None:
+    """The first fault that applies to this call (counting down its `remaining`); the caller holds the lock."""
+    for fault in list(faults):
+        if fault.method and fault.method != method:
+            continue
+        if not path.startswith(fault.path_prefix):
+            continue
+        if fault.rate < 1.0 and random.random() >= fault.rate:
+            continue
+        if fault.remaining is not None:
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                faults.remove(fault)
+        return fault
+    return None
+
+
 class FixedWindowLimiter:
     """`limit` requests per `period` seconds; thread-safe; tells remaining and reset time."""
 
@@ -228,19 +245,7 @@ class StandIn:
 
     def _matching_fault(self, request: Request) -> Fault | None:
         with self.lock:
-            for fault in list(self.faults):
-                if fault.method and fault.method != request.method:
-                    continue
-                if not request.path.startswith(fault.path_prefix):
-                    continue
-                if fault.rate < 1.0 and random.random() >= fault.rate:
-                    continue
-                if fault.remaining is not None:
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self.faults.remove(fault)
-                return fault
-        return None
+            return take_fault(self.faults, request.method, request.path)
 
     # --- queries for tests ---------------------------------------------------------------
     def calls_to(self, method: str, path_prefix: str) -> list[RecordedCall]:

@@ -65,6 +65,7 @@ class Stack:
         self.gitlab = GitLabStandIn.from_directory(directory)
         self._servers: list[RunningServer] = []
         self.moto: sandbox_aws.MotoServer | None = None
+        self.aws_faults = sandbox_aws.AwsFaults()  # `stack.aws_faults.inject(Fault(...))`, like the stand-ins
         self.web: RunningWeb | None = None
         self.settings: Settings | None = None
         self.policy: Policy | None = None
@@ -129,6 +130,7 @@ class Stack:
     def _start_app(self) -> None:
         assert self.settings is not None and self.policy is not None
         overrides = self._fast_adapters(self._okta_url) if self.options.fast_retries else {}
+        overrides["aws"] = self._aws_adapter()
         services = build_services(self.settings, self.policy, in_process_worker=True, clock=self.clock, **overrides)
         self.web = start_web(
             self.settings,
@@ -149,6 +151,17 @@ class Stack:
         self._start_app()
         assert self.web is not None and self.driver is not None
         self.driver.app_url = self.web.url
+
+    def _aws_adapter(self) -> Any:
+        from bot.providers.aws import AwsAdapter
+
+        assert self.settings is not None and self.moto is not None
+        return AwsAdapter(
+            self.moto.url,
+            self.settings.aws_default_region,
+            session=self.aws_faults.session(),
+            throttle_backoff=0.05 if self.options.fast_retries else 0.5,
+        )
 
     @staticmethod
     def _fast_adapters(okta_url: str) -> dict[str, Any]:
