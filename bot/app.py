@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeout
 
 from commands import register_all
 from commands.deps import Deps
@@ -44,16 +48,38 @@ def build_app(*, signing_secret: str, client: WebClient, deps: Deps) -> App:
         else:
             incident = uuid.uuid4().hex[:8]
             log.error("listener failed (incident %s): %s", incident, type(error).__name__, exc_info=error)
-            text = f"Something went wrong on our side (incident `{incident}`); nothing was changed. Please try again."
+            if isinstance(error, (OperationalError, SqlAlchemyTimeout)):  # down, locked, or not answering in time
+                text = (
+                    f"I can't reach my database right now (incident `{incident}`), so nothing was changed. "
+                    "Please try again in a minute."
+                )
+            else:
+                text = (
+                    f"Something went wrong on our side (incident `{incident}`); nothing was changed. Please try again."
+                )
         response.status = 200
         response.headers["content-type"] = ["application/json"]
         if body.get("type") == "view_submission":
             response.body = json.dumps({"response_action": "errors", "errors": _first_input_error(body, text)})
-        else:
-            response.body = json.dumps({"response_type": "ephemeral", "text": text})
+            return
+        response.body = json.dumps({"response_type": "ephemeral", "text": text})
+        if body.get("type") not in ("block_actions", "message_action"):
+            return  # a slash command shows the body above
+        # Slack shows nothing of a button's or a message shortcut's HTTP answer; its response_url does.
+        # The database cannot take durable work now, so this one reply is sent from a thread, after the ack.
+        response_url = body.get("response_url")  # the payload is signed: it is Slack's
+        if isinstance(response_url, str) and response_url.startswith(("https://", "http://")):
+            threading.Thread(target=_reply, args=(response_url, text), name="error-reply", daemon=True).start()
 
     register_all(app, deps)
     return app
+
+
+def _reply(response_url: str, text: str) -> None:
+    try:
+        WebhookClient(response_url, timeout=5).send(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:  # best effort: Slack already got its ack
+        log.warning("could not send the error reply: %s", type(exc).__name__)
 
 
 def _first_input_error(body: dict[str, Any], text: str) -> dict[str, str]:

@@ -63,7 +63,7 @@ class Services:
             secret.get_secret_value() if secret else None,
             lambda event, body: accept_gitlab_event(self.dispatcher, event, body),
         )
-        return WebApp(bolt, self.db, self.metrics, webhook, signing_secret)
+        return WebApp(bolt, self.ack_db, self.metrics, webhook, signing_secret)
 
     def close(self) -> None:
         for closer in reversed(self._closers):

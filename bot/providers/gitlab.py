@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import gitlab
-import gitlab.exceptions
-import requests
+if TYPE_CHECKING:  # python-gitlab costs ~0.15 s to import: only adapters that are built pay it
+    import gitlab.exceptions
+    import requests
 
 from bot.providers.errors import (
     AuthError,
@@ -97,6 +97,9 @@ class GitLabAdapter:
         self._sleep = sleep
         self._on_retry = on_retry
         self._throttle = threading.local()  # the last 429's Retry-After, per calling thread
+        import gitlab
+        import requests
+
         session = requests.Session()
         session.hooks["response"].append(self._remember_throttle)
         self._gl = gitlab.Gitlab(
@@ -248,6 +251,9 @@ class GitLabAdapter:
 
     def _translate(self, operation: str, fn: Callable[[], T]) -> T:
         """Run one SDK call and turn its failures into provider errors."""
+        import gitlab.exceptions
+        import requests
+
         self._throttle.retry_after = None
         try:
             return fn()
