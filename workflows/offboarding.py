@@ -207,7 +207,7 @@ def _prepare_offboarding_run(request_id: int, attempt: int) -> int:
                 row = existing.get((email, name))
                 if row is None:
                     session.add(RunStep(run_id=run.id or 0, subject=email, step=name, position=position))
-                elif row.status != "pending":
+                elif row.status == "failed":
                     row.status = "pending"
                     session.add(row)
         audit.append(
