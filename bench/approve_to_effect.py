@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load import percentile  # noqa: E402
 from bench.population import with_generated_people  # noqa: E402
-from bench.processes import first_ack, free_port  # noqa: E402
 from bot.sandbox.stack import Stack, StackOptions  # noqa: E402
+from tests.support.processes import BotProcesses  # noqa: E402
 
 PG_ADMIN = os.environ.get("ENGOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 GROUP = "netsuite-finance"
@@ -59,32 +57,12 @@ def _card_for(stack: Stack, user: str) -> object:
     return None
 
 
-def scaleout(stack: Stack, database_url: str) -> tuple[list[str], list[subprocess.Popen[bytes]]]:
-    env = {**os.environ, **stack.env, "DATABASE_URL": database_url}
-    procs, urls = [], []
+def scaleout(stack: Stack, log_dir: Path) -> tuple[list[str], BotProcesses]:
+    """2 workers and 2 web-only replicas, as processes of their own on the stack's database."""
+    bot = BotProcesses(stack.env, log_dir)
     for n in range(2):
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "worker", "--id", f"bench-worker-{n}"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-    for _ in range(2):
-        port = free_port()
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        if first_ack(port, time.monotonic() + 60) is None:
-            raise SystemExit("web replica did not start")
-        urls.append(f"http://127.0.0.1:{port}")
-    return urls, procs
+        bot.worker(f"bench-worker-{n}")
+    return [bot.web(f"web-{n}") for n in range(2)], bot
 
 
 def main() -> None:
@@ -102,20 +80,18 @@ def main() -> None:
             conn.execute(f'CREATE DATABASE "{db_name}"')
         database_url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{db_name}"
     stack = Stack.start(StackOptions(data_dir=data, database_url=database_url), directory)
-    procs: list[subprocess.Popen[bytes]] = []
+    bot: BotProcesses | None = None
     try:
         urls = [stack.url]
         if args.scaleout:
             stack.stop_app()
-            urls, procs = scaleout(stack, str(database_url))
+            urls, bot = scaleout(stack, data / "logs")
         else:
             stack.wait_idle(60)
         latencies = measure(stack, args.requests, urls)
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=30)
+        if bot is not None:
+            bot.stop_all()
         stack.stop()
         if db_name:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

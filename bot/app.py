@@ -11,10 +11,12 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SqlAlchemyTimeout
 
+from bot.slack.messenger import ServerErrorRetry
 from commands import register_all
 from commands.deps import Deps
 from commands.errors import UserFacingError
@@ -62,6 +64,9 @@ def build_app(*, signing_secret: str, client: WebClient, deps: Deps) -> App:
         if body.get("type") == "view_submission":
             response.body = json.dumps({"response_action": "errors", "errors": _first_input_error(body, text)})
             return
+        if body.get("type") == "block_suggestion":  # a type-ahead: no options (anything else is an error in Slack)
+            response.body = json.dumps({"options": []})
+            return
         response.body = json.dumps({"response_type": "ephemeral", "text": text})
         if body.get("type") not in ("block_actions", "message_action"):
             return  # a slash command shows the body above
@@ -76,8 +81,11 @@ def build_app(*, signing_secret: str, client: WebClient, deps: Deps) -> App:
 
 
 def _reply(response_url: str, text: str) -> None:
+    retries = [RateLimitErrorRetryHandler(max_retry_count=2), ServerErrorRetry(max_retry_count=2)]
     try:
-        WebhookClient(response_url, timeout=5).send(text=text, response_type="ephemeral", replace_original=False)
+        WebhookClient(response_url, timeout=5, retry_handlers=retries).send(
+            text=text, response_type="ephemeral", replace_original=False
+        )
     except Exception as exc:  # best effort: Slack already got its ack
         log.warning("could not send the error reply: %s", type(exc).__name__)
 

@@ -13,8 +13,9 @@ WINDOW_SECONDS = 300.0
 
 
 class ReplayGuard:
-    def __init__(self, window: float = WINDOW_SECONDS, max_entries: int = 200_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, window: float = WINDOW_SECONDS, max_entries: int = 200_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._window = window
         self._max = max_entries
         self._clock = clock

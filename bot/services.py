@@ -13,12 +13,12 @@ from bot.policy import Policy
 from bot.providers.factory import build_providers
 from bot.settings import Settings
 from bot.slack.messenger import Messenger, make_client
+from bot.slack.post_ledger import PostLedger
 from bot.web import WebApp
 from bot.worker import ClientDispatcher, Dispatcher, InProcessDispatcher
 from commands.deps import Deps
 from workflows import runtime
 from workflows.runtime import Runtime
-
 
 # Slack gives up on an ack after 3 s: on the ack path a database that does not answer within this gets a
 # "try again" (and nothing is written), instead of an ack that comes too late for a change that lands anyway.
@@ -82,7 +82,7 @@ def build_services(
 ) -> Services:
     db = Database(settings.database_url)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "xoxb-unset"
-    messenger = Messenger(make_client(token, settings.slack_api_url))
+    messenger = Messenger(make_client(token, settings.slack_api_url), PostLedger(db))
     providers = build_providers(settings, **provider_overrides)
     rt = Runtime(
         settings=settings,

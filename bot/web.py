@@ -39,8 +39,9 @@ def _request_kind(body: str, content_type: str) -> str:
 
 
 class WebApp:
-    def __init__(self, bolt: App, db: Database, metrics: Metrics, gitlab_webhook: WebhookHandler,
-                 signing_secret: str) -> None:
+    def __init__(
+        self, bolt: App, db: Database, metrics: Metrics, gitlab_webhook: WebhookHandler, signing_secret: str
+    ) -> None:
         self.bolt = bolt
         self.verifier = SignatureVerifier(signing_secret)
         self.db = db
@@ -102,7 +103,12 @@ class WebApp:
         signature = request.headers.get("X-Slack-Signature", "")
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         genuine = timestamp.isdigit() and self.verifier.is_valid(body, timestamp, signature)
-        if genuine and not self.replays.first_time(signature):
+        if not genuine:
+            # Refused here, before Bolt: a malformed timestamp makes Bolt's own check raise, and its error
+            # handler would then answer 200 (and act on the payload's response_url) for an unsigned request.
+            self.metrics.slack_requests.labels(kind, "401").inc()
+            return Response("invalid signature", status=401)
+        if not self.replays.first_time(signature):
             self.metrics.slack_requests.labels(kind, "replay").inc()
             return Response("replayed request", status=401)
         bolt_response = self.bolt.dispatch(bolt_request)

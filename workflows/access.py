@@ -111,6 +111,9 @@ def _activate(request_id: int) -> str:
     with rt.db.session() as session:
         req = session.get(Request, request_id)
         assert req is not None
+        earlier = session.exec(select(Grant).where(Grant.request_id == request_id)).first()
+        if earlier is not None:  # this step runs again after a crash: still one grant, one expiry
+            return _granted_text(req, earlier.expires_at, now)
         duration = _duration(req)
         expires = now + duration if duration else None
         subject = _subject(req)
@@ -139,8 +142,12 @@ def _activate(request_id: int) -> str:
             request_id=request_id,
             detail={"group": _group(req), "expires_at": expires},
         )
+    return _granted_text(req, expires, now)
+
+
+def _granted_text(req: Request, expires: datetime | None, now: datetime) -> str:
     until = f" until {expires:%Y-%m-%d %H:%M UTC} ({describe_until(expires, now)})" if expires else ""
-    return f"Done: {subject} is now in {_group(req)}{until} ({req.ref})."
+    return f"Done: {_subject(req)} is now in {_group(req)}{until} ({req.ref})."
 
 
 def _slack_id_cached(session: object, email: str) -> str | None:
@@ -252,23 +259,26 @@ def _close_grant(grant_id: int) -> tuple[int, str]:
         assert grant is not None
         req = session.get(Request, grant.request_id)
         assert req is not None
-        expired = grant.status == "expiring"
-        grant.status, grant.ended_at = "ended", now
-        grant.ended_by = grant.ended_by or "engops-bot (expiry)"
-        req.status = "ended" if expired else "revoked"
-        req.details = {**req.details, "grant_active": False}
-        req.version += 1
-        req.updated_at = now
-        session.add(grant)
-        session.add(req)
-        audit.append(
-            session,
-            actor=grant.ended_by,
-            action="access.expired" if expired else "access.revoked",
-            subject=grant.user_email,
-            request_id=req.id,
-            detail={"group": grant.okta_group, "reason": grant.end_reason},
-        )
+        if grant.status == "ended":  # this step runs again after a crash: closed already, say the same
+            expired = req.status == "ended"
+        else:
+            expired = grant.status == "expiring"
+            grant.status, grant.ended_at = "ended", now
+            grant.ended_by = grant.ended_by or "engops-bot (expiry)"
+            req.status = "ended" if expired else "revoked"
+            req.details = {**req.details, "grant_active": False}
+            req.version += 1
+            req.updated_at = now
+            session.add(grant)
+            session.add(req)
+            audit.append(
+                session,
+                actor=grant.ended_by,
+                action="access.expired" if expired else "access.revoked",
+                subject=grant.user_email,
+                request_id=req.id,
+                detail={"group": grant.okta_group, "reason": grant.end_reason},
+            )
         if expired:
             text = f"Your access to {grant.okta_group} expired and was removed ({req.ref})."
         else:

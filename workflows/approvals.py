@@ -20,12 +20,14 @@ from bot.db.engine import Database
 from bot.db.models import ApprovalStep, CardCopy, Person, Request
 from bot.db.queries import request_with_steps
 from bot.policy import ADMIN_ROLE, role_name
+from bot.providers.errors import ProviderError
 from bot.slack import cards
 from bot.slack.escape import escape
 from bot.worker import Dispatcher
 from workflows import people, runtime
 from workflows.durable import durable, enqueue, step
 from workflows.kinds import PlanError, kind_of
+from workflows.runtime import NotConfiguredError
 from workflows.sweep import Job, due_handler
 
 log = logging.getLogger(__name__)
@@ -206,16 +208,34 @@ def retry(db: Database, dispatcher: Dispatcher, request_id: int, clicker: str, n
         admins = people_with_role(session, ADMIN_ROLE)
         if clicker != req.requester_slack_id and not (person and person.email in admins):
             return Outcome(False, f"Only the requester or an IT admin can retry {req.ref}.")
-        attempt, version = req.attempt + 1, req.version + 1
+        # Never executed: it failed before anyone approved it (its plan could not be made). Retrying it means
+        # planning it again and asking its approvers — never running it unapproved.
+        replan = req.attempt == 0
+        attempt, version = req.attempt + (0 if replan else 1), req.version + 1
         moved = session.execute(
             update(Request)
             .where(col(Request.id) == request_id, col(Request.status).in_(("failed", "partly_failed")))
-            .values(status="running", attempt=attempt, version=version, error=None, updated_at=now)
+            .values(
+                status="submitted" if replan else "running",
+                attempt=attempt,
+                version=version,
+                error=None,
+                updated_at=now,
+            )
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return Outcome(False, f"{req.ref} has nothing to retry ({cards.status_label(req.status)}).")
         actor = person.email if person else clicker
-        audit.append(session, actor=actor, action="request.retry", request_id=request_id, detail={"attempt": attempt})
+        audit.append(
+            session,
+            actor=actor,
+            action="request.retry",
+            request_id=request_id,
+            detail={"attempt": attempt, "replan": replan},
+        )
+    if replan:
+        dispatcher.enqueue("submit_request", f"submit-{request_id}-v{version}", request_id, True)
+        return Outcome(True, f"Planning {req.ref} again; then it goes to its approvers.", version)
     dispatcher.enqueue(kind_of(req).execute_workflow(), f"execute-{request_id}-{attempt}", request_id, attempt)
     announce_change(dispatcher, request_id, version)
     return Outcome(True, f"Retrying the failed steps of {req.ref}.", version)
@@ -251,11 +271,16 @@ def _resolve_requester(request_id: int) -> None:
 
 @step()
 def _plan(request_id: int) -> list[str] | str:
-    """The dry-run plan, or the reason it cannot be done."""
+    """The dry-run plan, or the reason it cannot be done (a provider that did not answer is one: the
+    request must end failed, not stay "submitted" behind a crashed workflow)."""
     req, _ = _load(request_id)
     try:
         return kind_of(req).plan(req)
     except PlanError as exc:
+        return str(exc)
+    except ProviderError as exc:
+        return f"{exc.provider.capitalize()} did not answer while the plan was made ({exc.message})"
+    except NotConfiguredError as exc:
         return str(exc)
 
 
@@ -366,16 +391,26 @@ def _fail_submission(request_id: int, why: str) -> None:
 
 
 @durable("submit_request")
-def submit_request(request_id: int) -> None:
+def submit_request(request_id: int, again: bool = False) -> None:
+    """`again`: Retry on a request whose plan failed; its cards exist already and show the failure."""
     _resolve_requester(request_id)
     plan = _plan(request_id)
     if isinstance(plan, str):
         _fail_submission(request_id, plan)
-        _notify_requester(request_id, f"Your request REQ-{request_id} cannot be done: {plan}")
+        _post_cards(request_id)  # the requester's card shows the failure and Retry failed steps
+        if again:
+            _refresh_cards(request_id)
+        _notify_requester(
+            request_id,
+            f"Your request REQ-{request_id} cannot be done: {plan.rstrip('.')}. Nothing was changed; once that is "
+            "fixed, Retry failed steps on its card plans it again.",
+        )
         return
     _resolve_steps(request_id)
     status = _open_for_approval(request_id, plan)
     _post_cards(request_id)
+    if again:
+        _refresh_cards(request_id)
     if status == "approved":
         _start_execution(request_id)
     else:
@@ -385,14 +420,23 @@ def submit_request(request_id: int) -> None:
 @durable("request_changed")
 def request_changed(request_id: int, version: int) -> None:
     """After a decision: refresh every copy, tell the people concerned, execute when approved."""
-    req, steps = _load(request_id)
+    message, execute = _after_change(request_id, version)
     _post_cards(request_id)
     _refresh_cards(request_id)
-    message = _change_message(req, steps)
     if message:
         _notify_requester(request_id, message)
-    if req.status == "approved" and req.version == version:
+    if execute:
         _start_execution(request_id)
+
+
+@step()
+def _after_change(request_id: int, version: int) -> tuple[str | None, bool]:
+    """What the change means: the requester's message, and whether to execute now.
+
+    A step, so that a recovered run decides as the first run did (once execution is claimed the
+    request is no longer `approved`; read again, it would never be started)."""
+    req, steps = _load(request_id)
+    return _change_message(req, steps), req.status == "approved" and req.version == version
 
 
 def _change_message(req: Request, steps: list[ApprovalStep]) -> str | None:
@@ -410,18 +454,20 @@ def _change_message(req: Request, steps: list[ApprovalStep]) -> str | None:
 
 @step()
 def _claim_execution(request_id: int) -> str | None:
-    """approved -> running, once; returns the execution workflow's name to start."""
+    """approved -> running, once; returns the execution workflow's name to start.
+
+    Also when the request was already claimed (attempt >= 1): this step may be running again after a
+    crash that came after its update and before DBOS recorded its result. Starting `execute-<req>-1`
+    again is harmless (one execution per workflow id); not starting it would leave the request running."""
     rt = runtime.current()
     with rt.db.session() as session:
-        moved = session.execute(
+        session.execute(
             update(Request)
             .where(col(Request.id) == request_id, col(Request.status) == "approved")
             .values(status="running", attempt=1)
         )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            return None
     req, _ = _load(request_id)
-    return kind_of(req).execute_workflow()
+    return kind_of(req).execute_workflow() if req.attempt >= 1 else None
 
 
 def _start_execution(request_id: int) -> None:

@@ -237,8 +237,8 @@ def _result_text(req: Request, status: str, failures: list[RunStep]) -> str:
 
 
 @step()
-def _finish_offboarding_run(run_id: int) -> tuple[int, str]:
-    """Run and request to done / partly_failed / failed; returns (request id, the requester's message)."""
+def _finish_offboarding_run(run_id: int) -> str:
+    """Run and request to done / partly_failed / failed; returns the requester's message."""
     rt = runtime.current()
     now = rt.clock.now()
     with rt.db.session() as session:
@@ -266,7 +266,7 @@ def _finish_offboarding_run(run_id: int) -> tuple[int, str]:
             request_id=req.id,
             detail={"failed_steps": len(failures), "steps": len(rows)},
         )
-        return run.request_id, _result_text(req, status, failures)
+        return _result_text(req, status, failures)
 
 
 @durable("execute_offboarding")
@@ -275,7 +275,7 @@ def execute_offboarding(request_id: int, attempt: int) -> None:
     progress.post_progress(run_id)
     steps.run_offboarding_steps(run_id)
     offboarding_record.file_offboarding_record(run_id, attempt)
-    _, text = _finish_offboarding_run(run_id)
+    text = _finish_offboarding_run(run_id)
     progress.render_progress(run_id)
     refresh_cards(request_id)
     notify_requester(request_id, text)

@@ -59,7 +59,9 @@ def look_up(email: str) -> Lookup:
     iam_user = _attempt("AWS", errors, ctx.iam_user)
     keys = 0
     if iam_user is not None:
-        found = _attempt("AWS", errors, lambda: runtime.current().require_aws().list_keys(iam_user))
+        found = _attempt(
+            "AWS", errors, lambda: runtime.current().require_aws().list_keys(iam_user, with_last_use=False)
+        )
         keys = sum(1 for k in found or [] if k.status == "Active")
     return Lookup(email, google, okta, iam_user, keys, tuple(errors))
 

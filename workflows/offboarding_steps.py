@@ -144,7 +144,7 @@ def aws_deactivate_keys(ctx: PersonContext) -> StepOutcome:
     if iam_user is None:
         return skipped("no IAM user")
     aws = runtime.current().require_aws()
-    active = [k for k in aws.list_keys(iam_user) if k.status == "Active"]
+    active = [k for k in aws.list_keys(iam_user, with_last_use=False) if k.status == "Active"]
     if not active:
         return skipped(f"IAM user {iam_user} has no active access keys")
     for key in active:

@@ -10,6 +10,8 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -38,20 +40,37 @@ RECORD_STEP = "gitlab_issue"
 
 
 class _Throttle:
-    """When each message was last updated (in this process), so updates keep their distance."""
+    """When each progress message last changed (in this process), so that its changes keep their distance.
+
+    The distance is measured from when Slack answered the previous change, not from when it was asked
+    for, so a slow call cannot bring two changes closer together than the interval."""
 
     def __init__(self) -> None:
-        self._last: dict[int, float] = {}
-        self._lock = threading.Lock()
+        self._last: dict[tuple[str, str], float] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
 
-    def wait_turn(self, run_id: int) -> None:
-        with self._lock:
-            due = self._last.get(run_id, 0.0) + UPDATE_INTERVAL
-            now = time.monotonic()
-            start = max(now, due)
-            self._last[run_id] = start  # claim the slot before sleeping: concurrent callers queue up
-        if start > now:
-            time.sleep(start - now)
+    @contextmanager
+    def turn(self, message: tuple[str, str]) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(message, threading.Lock())
+        with lock:
+            wait = self._last.get(message, float("-inf")) + UPDATE_INTERVAL - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                yield
+            finally:
+                self.changed(message)
+
+    def changed(self, message: tuple[str, str]) -> None:
+        now = time.monotonic()
+        with self._guard:
+            self._last[message] = now
+            if len(self._last) > 1000:  # forget messages that have been quiet for a while
+                for old in [m for m, at in self._last.items() if now - at > 60]:
+                    self._last.pop(old, None)
+                    self._locks.pop(old, None)
 
 
 _THROTTLE = _Throttle()
@@ -181,20 +200,24 @@ def post_or_update(run_id: int) -> None:
         assert row is not None
         row.progress_channel, row.progress_ts = posted.channel, posted.ts
         session.add(row)
-    _THROTTLE.wait_turn(run_id)  # marks the post as this message's latest change
+    _THROTTLE.changed((posted.channel, posted.ts))
 
 
 def update(run_id: int) -> None:
     """Re-render the message from the database, no sooner than UPDATE_INTERVAL after its last change."""
     rt = runtime.current()
-    _THROTTLE.wait_turn(run_id)
-    snap, run = snapshot(run_id)
+    with rt.db.session() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
     if not (run.progress_channel and run.progress_ts):
         return
-    try:
-        rt.slack.update(run.progress_channel, run.progress_ts, progress_text(snap), progress_blocks(snap))
-    except SlackApiError as exc:
-        log.warning("progress of run %s not updated: %s", run_id, exc.response.get("error"))
+    channel, ts = run.progress_channel, run.progress_ts
+    with _THROTTLE.turn((channel, ts)):
+        snap, _ = snapshot(run_id)  # after the wait: the freshest state
+        try:
+            rt.slack.update(channel, ts, progress_text(snap), progress_blocks(snap))
+        except SlackApiError as exc:
+            log.warning("progress of run %s not updated: %s", run_id, exc.response.get("error"))
 
 
 @step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)

@@ -6,6 +6,7 @@ from workflows import (  # noqa: F401
     escalation,
     filing,
     home,
+    housekeeping,
     issue_sync,
     key_preview,
     key_rotation,

@@ -105,7 +105,7 @@ class AwsProvider(Protocol):
 
     def list_users(self) -> list[IamUser]: ...
 
-    def list_keys(self, user: str) -> list[AccessKey]: ...
+    def list_keys(self, user: str, *, with_last_use: bool = True) -> list[AccessKey]: ...
 
     def create_key(self, user: str) -> tuple[AccessKey, NewKeySecret]: ...
 
@@ -182,7 +182,8 @@ class AwsAdapter:
             users.append(IamUser(name, email))
         return users
 
-    def list_keys(self, user: str) -> list[AccessKey]:
+    def list_keys(self, user: str, *, with_last_use: bool = True) -> list[AccessKey]:
+        """The user's keys, oldest first; `with_last_use=False` leaves `last_used` None and saves a call per key."""
         iam = self._client("iam")
         metadata: list[dict[str, Any]] = self._call(
             lambda: [
@@ -194,7 +195,7 @@ class AwsAdapter:
         keys = []
         for item in metadata:
             key_id = str(item["AccessKeyId"])
-            last = self._call(partial(iam.get_access_key_last_used, AccessKeyId=key_id))
+            last = self._call(partial(iam.get_access_key_last_used, AccessKeyId=key_id)) if with_last_use else {}
             keys.append(
                 AccessKey(
                     id=key_id,

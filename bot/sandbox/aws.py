@@ -102,7 +102,7 @@ class AwsFaults:
         return session
 
     def _before_send(self, request: Any, event_name: str, **_: Any) -> Any:
-        _, service, operation = event_name.split(".", 2)
+        service, operation = event_name.split(".", 2)[1:]
         name = f"{service}.{operation}"
         with self.lock:
             self.calls[name] += 1

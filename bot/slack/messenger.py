@@ -1,7 +1,8 @@
 """Everything the workflows say in Slack goes through here (slack_sdk only, no Bolt).
 
-429s are retried by slack_sdk's RateLimitErrorRetryHandler (honours Retry-After); other
-failures surface as SlackApiError for the caller's step to retry or record.
+429s are retried by slack_sdk's RateLimitErrorRetryHandler (honours Retry-After), 5xx twice by
+ServerErrorRetry; other failures surface as SlackApiError for the caller's step to retry or record. Posts made by a
+durable step go through a `PostLedger`, so a step that runs again does not post them twice.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+from bot.slack.post_ledger import CLOCK_SKEW, Intent, PostLedger, text_hash
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +41,33 @@ class Posted:
     ts: str
 
 
+class ServerErrorRetry(ServerErrorRetryHandler):
+    """Slack's 5xx and gateway timeouts, retried in the call (0.5 s, then 1 s): left to the calling step, one
+    failed call would repeat every call of that step, and a few in a row exhaust the step's attempts."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code in (500, 502, 503, 504)
+
+
 def make_client(token: str, base_url: str) -> WebClient:
     client = WebClient(token=token, base_url=base_url if base_url.endswith("/") else base_url + "/", timeout=15)
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=5))
     client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=2))
+    client.retry_handlers.append(ServerErrorRetry(max_retry_count=2))
     return client
 
 
 class Messenger:
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, ledger: PostLedger | None = None) -> None:
         self.client = client
+        self.ledger = ledger
         self._dm_channels: dict[str, str] = {}
         self._users: dict[str, SlackUser] = {}
         self._lock = threading.Lock()
@@ -87,10 +114,60 @@ class Messenger:
     def post(
         self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, thread_ts: str | None = None
     ) -> Posted:
+        key = self.ledger.key_for(channel, thread_ts) if self.ledger else None
+        if self.ledger is None or key is None:
+            return self._post(channel, text, blocks, thread_ts)
+        earlier = self.ledger.claim(key, channel, thread_ts, text)
+        if earlier is not None:
+            found = self._already_posted(earlier)
+            if found is not None:
+                log.info(
+                    "%s %s already posted by an earlier run of its step; not posting it again", found.channel, found.ts
+                )
+                self.ledger.record(key, found.channel, found.ts)
+                return found
+        posted = self._post(channel, text, blocks, thread_ts)
+        self.ledger.record(key, posted.channel, posted.ts)
+        return posted
+
+    def _post(self, channel: str, text: str, blocks: list[dict[str, Any]] | None, thread_ts: str | None) -> Posted:
         resp = self.client.chat_postMessage(
             channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
         )
         return Posted(channel=str(resp["channel"]), ts=str(resp["ts"]))
+
+    def _already_posted(self, earlier: Intent) -> Posted | None:
+        """The message an earlier run of the step posted without recording it: a bot message in the
+        conversation (or thread) with the same text, since the intent. None when it is not there."""
+        if earlier.ts and earlier.posted_channel:
+            return Posted(earlier.posted_channel, earlier.ts)
+        assert self.ledger is not None
+        channel = self.ledger.conversation_id(earlier.channel)
+        if channel is None:
+            return None  # a #name never posted to before: it cannot be read back; post (at least once)
+        oldest = f"{(earlier.since - CLOCK_SKEW).timestamp():.6f}"
+        cursor: str | None = None
+        try:
+            for _ in range(5):  # newest pages first; a re-run comes soon after the intent
+                if earlier.thread_ts:
+                    resp = self.client.conversations_replies(
+                        channel=channel, ts=earlier.thread_ts, oldest=oldest, limit=200, cursor=cursor
+                    )
+                else:
+                    resp = self.client.conversations_history(channel=channel, oldest=oldest, limit=200, cursor=cursor)
+                for message in resp.get("messages") or []:
+                    if (
+                        message.get("bot_id")
+                        and message.get("ts") != earlier.thread_ts
+                        and text_hash(str(message.get("text") or "")) == earlier.text_hash
+                    ):
+                        return Posted(channel, str(message["ts"]))
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            log.warning("cannot read back %s to avoid a repeated post: %s", channel, exc.response.get("error"))
+        return None
 
     def dm(self, slack_id: str, text: str, blocks: list[dict[str, Any]] | None = None) -> Posted:
         return self.post(self.dm_channel(slack_id), text, blocks)

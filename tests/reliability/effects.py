@@ -4,6 +4,7 @@ not reach a final state, and effects that happened twice (Slack messages, GitLab
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 
@@ -13,7 +14,7 @@ from sqlmodel import select
 from bot.db.engine import Database, plain_url
 from bot.db.models import Request
 from bot.sandbox.gitlab import GitLabStandIn
-from bot.sandbox.slack import SlackStandIn
+from bot.sandbox.slack import SlackStandIn, message_as_text
 
 # Where a request rests once nothing more will happen without a person (or the clock) acting.
 FINAL = {"done", "denied", "failed", "partly_failed", "filed", "closed", "expired", "ended", "revoked", "undone"}
@@ -39,6 +40,16 @@ class Durable:
             status=["ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"], load_input=False, load_output=True
         )
         return [f"{w.workflow_id} ({w.name}): {str(w.error)[:200]}" for w in found]
+
+    def recovered(self) -> list[str]:
+        """Workflows that had to be resumed (started more than once: a worker died while they ran)."""
+        found = self._client.list_workflows(load_input=False, load_output=False)
+        return sorted(w.workflow_id for w in found if (w.recovery_attempts or 0) > 1)
+
+    def ran_on(self) -> dict[str, int]:
+        """How many workflows each executor (worker id) ran last."""
+        found = self._client.list_workflows(load_input=False, load_output=False)
+        return dict(sorted(Counter(str(w.executor_id) for w in found).items()))
 
     def wait_drained(self, timeout: float) -> float:
         """Seconds until nothing is queued or running; raises with what is left after `timeout`."""
@@ -84,3 +95,11 @@ def repeated_issues(gitlab: GitLabStandIn, projects: tuple[str, ...]) -> list[st
         titles = Counter(issue["title"] for issue in gitlab.issues(project))
         repeated += [f"{project}: {n} x {title!r}" for title, n in titles.items() if n > 1]
     return repeated
+
+
+def dms_about(slack: SlackStandIn, who: str, ref: int, wording: str) -> int:
+    """Messages in someone's DM with the app that say `wording` about REQ-<ref>."""
+    about = re.compile(rf"\bREQ-{ref}\b")
+    return sum(
+        1 for m in slack.dm(who) if wording in (text := message_as_text(m.text, m.blocks)) and about.search(text)
+    )

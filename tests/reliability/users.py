@@ -18,6 +18,13 @@ from bot.sandbox.slack_driver import SlackDriver
 T = TypeVar("T")
 _REF = re.compile(r"REQ-(\d+)")
 ESCALATION_ACK = "I'm on it"
+IT_SUMMARIES = (  # one per requester; spread over the teams by their keywords
+    "Terraform plan fails on the {n} VPC module",
+    "Need an S3 bucket for the {n} marketing assets",
+    "Okta SSO broken for the {n} sandbox account",
+    "NetSuite sync to Salesforce stuck on batch {n}",
+    "Laptop {n} will not enroll in Google Workspace",
+)
 
 
 def wait_for(predicate: Callable[[], T | None], timeout: float, what: str) -> T:

@@ -28,7 +28,10 @@ def preview(stack: Stack, user: str, text: str, channel: str = "#it-engops") -> 
     assert resp.status == 200, resp.text
     opened = driver.current_view(user)
     assert opened is not None and opened.callback_id == "offboard_preview"
+    # opened at once with the trigger, before any lookup; filled in by views.update afterwards
+    assert "Resolving" in stack.slack.calls_to("POST", "/api/views.open")[-1].text()
     stack.wait_idle()
+    assert "Resolving" not in stack.slack.calls_to("POST", "/api/views.update")[-1].text()
     view = driver.current_view(user)
     assert view is not None
     return message_as_text("", view.blocks)

@@ -121,6 +121,7 @@ class BotProcesses:
             out.write(b"--- SIGKILL\n")
 
     def restart(self, name: str) -> BotProcess:
+        """Start a stopped worker again with the same id (`wait_started` tells when it is up)."""
         process = self.procs[name]
         if process.alive():
             raise RuntimeError(f"{name} is still running")

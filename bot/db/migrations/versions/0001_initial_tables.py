@@ -126,6 +126,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("event_id"),
     )
     op.create_table(
+        "slack_post",
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("thread_ts", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("text_hash", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("posted_channel", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("ts", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("created_at", bot.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    with op.batch_alter_table("slack_post", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_slack_post_channel"), ["channel"], unique=False)
+        batch_op.create_index(batch_op.f("ix_slack_post_created_at"), ["created_at"], unique=False)
+
+    op.create_table(
         "approval_step",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("request_id", sa.Integer(), nullable=False),
@@ -382,6 +397,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_approval_step_request_id"))
 
     op.drop_table("approval_step")
+    with op.batch_alter_table("slack_post", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_slack_post_created_at"))
+        batch_op.drop_index(batch_op.f("ix_slack_post_channel"))
+
+    op.drop_table("slack_post")
     op.drop_table("slack_event_seen")
     with op.batch_alter_table("role_member", schema=None) as batch_op:
         batch_op.drop_index("ix_role_member_email")
