@@ -11,13 +11,10 @@ import pytest
 
 from bot.sandbox.stack import Stack
 from bot.slack.manifest import GLOBAL_SHORTCUTS, MESSAGE_SHORTCUTS, SLASH_COMMANDS, build_manifest
+from tests.support.shared import shared_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMAS = (
-    Path("/work/shared/specs/slack")
-    if Path("/work/shared/specs/slack").is_dir()
-    else (ROOT.parent / "shared" / "specs" / "slack")
-)
+SCHEMAS = shared_dir() / "specs" / "slack"
 
 
 @pytest.mark.parametrize("version", ["1.0.0", "2.0.0"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +26,9 @@ from bot.providers.okta import OktaSdkDirectory
 from bot.sandbox.base import Fault, RecordedCall, RunningServer
 from bot.sandbox.directory import demo_directory
 from bot.sandbox.okta import DEFAULT_TOKEN, OktaStandIn
+from tests.support.shared import shared_dir
 
-SPECS = Path("/work/shared/specs/okta")
+SPECS = shared_dir() / "specs" / "okta"
 # Operations the bot uses that the ChatOps subset leaves out.
 FROM_FULL_SPEC = {"/api/v1/users": {"get"}, "/api/v1/groups": {"get"}, "/api/v1/groups/{groupId}": {"get"}}
 DIRECTORY = demo_directory()

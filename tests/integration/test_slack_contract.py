@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -20,8 +19,9 @@ from slack_sdk.errors import SlackApiError
 from bot.sandbox.base import RunningServer
 from bot.sandbox.directory import demo_directory
 from bot.sandbox.slack import METHODS, SlackStandIn
+from tests.support.shared import shared_dir
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "specs" / "slack" / "slack_web_openapi_v2.noexamples.json"
+SPEC_PATH = shared_dir() / "specs" / "slack" / "slack_web_openapi_v2.noexamples.json"
 # Where the spec is wrong or older than Slack's documented answers, measured against it:
 # cursor pagination's `response_metadata` and a message's `edited` are missing from its schemas,
 # and chat.update declares `message.blocks` an object (Slack answers with the blocks array).

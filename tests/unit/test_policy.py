@@ -5,6 +5,7 @@ import pydantic
 import pytest
 
 from bot.policy import PolicyError, PolicyProblem, format_path, load_policy, parse_policy
+from tests.support.shared import shared_dir
 
 EXAMPLE_PATH = Path(__file__).resolve().parents[2] / "policy.example.yaml"
 EXAMPLE = EXAMPLE_PATH.read_text(encoding="utf-8")
@@ -29,7 +30,7 @@ def problems(text: str) -> list[str]:
 
 
 def test_the_spec_example_is_shipped_unchanged() -> None:
-    spec = Path("/work/shared/SPEC.md")
+    spec = shared_dir() / "SPEC.md"
     if not spec.exists():
         pytest.skip("SPEC.md is not next to the repository")
     assert f"```yaml\n{EXAMPLE}```\n" in spec.read_text(encoding="utf-8")
