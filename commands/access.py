@@ -153,13 +153,7 @@ def modal_for(deps: Deps, user: str, channel_id: str | None, text: str) -> dict[
 def list_text(deps: Deps, user: str) -> str:
     with deps.db.session() as session:
         email = queries.email_of(session, user)
-        grants = list(
-            session.exec(
-                select(Grant)
-                .where(Grant.status == "active")
-                .where((col(Grant.user_slack_id) == user) | (col(Grant.user_email) == email))
-            )
-        )
+        grants = queries.active_grants_held_by(session, user, email)
         open_requests = [r for r in queries.open_requests_of(session, user) if r.kind == "access"]
     lines = ["*Your active grants*"]
     lines += [

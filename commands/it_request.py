@@ -10,7 +10,6 @@ from bot.slack import modals, triage_views
 from commands.deps import Deps
 from commands.interaction import channel_of, metadata, reply_id, request_id_from
 from workflows import triage
-from workflows.approvals import Outcome
 from workflows.filing import FilingForm, answer_duplicate_offer, check_form, open_filing, prefill_from_text
 from workflows.replies import reply_later
 
@@ -33,33 +32,25 @@ def register(app: App, deps: Deps) -> None:
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         submit(deps, ack, body, view, "it_request")
 
-    def answer(body: dict[str, Any], outcome: Outcome) -> None:
+    def choose(body: dict[str, Any], action: dict[str, Any], *, add: bool) -> None:
+        """The requester's choice on the duplicate offer; only a refusal is answered (later, by reply)."""
+        request_id = request_id_from(action)
+        if request_id is None:
+            return
+        clicker = body["user"]["id"]
+        outcome = answer_duplicate_offer(deps.db, deps.dispatcher, request_id, clicker, add=add, now=deps.clock.now())
         if not outcome.ok:
-            reply_later(deps.dispatcher, reply_id(body), body["user"]["id"], channel_of(body), outcome.message)
+            reply_later(deps.dispatcher, reply_id(body), clicker, channel_of(body), outcome.message)
 
     @app.action(triage_views.ADD_TO_EXISTING)
     def add_to_existing(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        request_id = request_id_from(action)
-        if request_id is not None:
-            answer(
-                body,
-                answer_duplicate_offer(
-                    deps.db, deps.dispatcher, request_id, body["user"]["id"], add=True, now=deps.clock.now()
-                ),
-            )
+        choose(body, action, add=True)
 
     @app.action(triage_views.FILE_ANYWAY)
     def file_anyway(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        request_id = request_id_from(action)
-        if request_id is not None:
-            answer(
-                body,
-                answer_duplicate_offer(
-                    deps.db, deps.dispatcher, request_id, body["user"]["id"], add=False, now=deps.clock.now()
-                ),
-            )
+        choose(body, action, add=False)
 
 
 def request_modal(

@@ -158,19 +158,25 @@ def _create(request_id: int) -> int | None:
         return esc.id
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
-def _page_dris(escalation_id: int, page: int) -> None:
-    """DM the card to each DRI who has not got this page yet."""
+def _escalation_and_copies(escalation_id: int, audience: str) -> tuple[Escalation, int]:
+    """The escalation and how many copies of its card went to `audience` ("dri" or "channel") so far."""
     with runtime.current().db.session() as session:
         esc = session.get(Escalation, escalation_id)
         assert esc is not None
-        have = len(
+        copies = len(
             session.exec(
                 select(EscalationCard)
                 .where(EscalationCard.escalation_id == escalation_id)
-                .where(EscalationCard.audience == "dri")
+                .where(EscalationCard.audience == audience)
             ).all()
         )
+    return esc, copies
+
+
+@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+def _page_dris(escalation_id: int, page: int) -> None:
+    """DM the card to each DRI who has not got this page yet."""
+    esc, have = _escalation_and_copies(escalation_id, "dri")
     if esc.acked_at is not None:
         return
     note = "" if page == 1 else ":bell: *Reminder:* nobody has picked this up yet."
@@ -186,16 +192,7 @@ def _page_dris(escalation_id: int, page: int) -> None:
 @step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _page_channel(escalation_id: int, page: int) -> None:
     """The card in the team channel (first page), or a louder post there (last page)."""
-    with runtime.current().db.session() as session:
-        esc = session.get(Escalation, escalation_id)
-        assert esc is not None
-        posted = len(
-            session.exec(
-                select(EscalationCard)
-                .where(EscalationCard.escalation_id == escalation_id)
-                .where(EscalationCard.audience == "channel")
-            ).all()
-        )
+    esc, posted = _escalation_and_copies(escalation_id, "channel")
     if esc.acked_at is not None or posted >= (1 if page == 1 else 2):
         return
     _, channel = _view(escalation_id)

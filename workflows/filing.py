@@ -335,15 +335,7 @@ def _open_thread(request_id: int) -> None:
         thread = {"channel": channel, "ts": origin.get("thread_ts") or origin["message_ts"]}
         permalink = _permalink(channel, str(origin["message_ts"]))
     elif channel and str(channel)[:1] in ("C", "G"):
-        team = _team(req)
-        text, blocks = triage_views.thread_root(
-            ref=req.ref,
-            kind=req.kind,
-            requester_slack_id=req.requester_slack_id,
-            team_name=team.name,
-            summary=req.summary,
-            confidential=bool(req.details.get("confidential")),
-        )
+        text, blocks = _thread_root(req, _team(req), triage_views.FILING_STATUS)
         try:
             posted = rt.slack.post(channel, text, blocks)
         except SlackApiError as exc:  # e.g. the app is not in that channel: updates go to DMs
@@ -662,9 +654,9 @@ def _announce(request_id: int) -> None:
             session.add(tracked)
 
 
-def _mark_root(req: Request, team: Team, status: str) -> None:
-    thread = req.details["thread"]
-    text, blocks = triage_views.thread_root(
+def _thread_root(req: Request, team: Team, status: str) -> tuple[str, list[dict[str, Any]]]:
+    """The message that starts the request's thread, with `status` (mrkdwn) as its last line."""
+    return triage_views.thread_root(
         ref=req.ref,
         kind=req.kind,
         requester_slack_id=req.requester_slack_id,
@@ -673,6 +665,11 @@ def _mark_root(req: Request, team: Team, status: str) -> None:
         confidential=bool(req.details.get("confidential")),
         status=status,
     )
+
+
+def _mark_root(req: Request, team: Team, status: str) -> None:
+    thread = req.details["thread"]
+    text, blocks = _thread_root(req, team, status)
     try:
         runtime.current().slack.update(str(thread["channel"]), str(thread["ts"]), text, blocks)
     except SlackApiError as exc:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from bot.db import queries
-from bot.db.models import Grant
 from bot.slack.home import home_view
 from bot.worker import Dispatcher
 from workflows import runtime
@@ -22,13 +19,7 @@ def _publish(slack_id: str) -> None:
     with rt.db.session() as session:
         email = queries.email_of(session, slack_id)
         requests = queries.open_requests_of(session, slack_id)
-        grants = list(
-            session.exec(
-                select(Grant)
-                .where(Grant.status == "active")
-                .where((col(Grant.user_slack_id) == slack_id) | (col(Grant.user_email) == email))
-            )
-        )
+        grants = queries.active_grants_held_by(session, slack_id, email)
         waiting = queries.waiting_on(session, slack_id, email)
     rt.slack.publish_home(slack_id, home_view(requests, grants, waiting))
 

@@ -469,6 +469,20 @@ def _move(rotation_id: int, from_status: str, **values: Any) -> bool:
         return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def _give_back(rotation_id: int, rot: KeyRotation, exc: ProviderError, *, claimed: str, due: str, action: str) -> None:
+    """An AWS call failed: move the rotation from `claimed` back to `due`, so the next sweep claims it and
+    tries again, and audit `action` with the error."""
+    _move(rotation_id, claimed, status=due)
+    audit.record(
+        runtime.current().db,
+        actor="engops-bot",
+        action=action,
+        subject=rot.iam_user,
+        request_id=rot.request_id,
+        detail={"error": exc.message},
+    )
+
+
 def _finish_request(session: Session, request_id: int, status: str, now: datetime, by: str | None = None) -> None:
     req = _request(session, request_id)
     req.status, req.version, req.updated_at = status, req.version + 1, now
@@ -530,15 +544,7 @@ def _deactivate_or_postpone(rotation_id: int) -> str | None:
         if old is not None:
             aws.set_key_status(rot.iam_user, old.id, active=False)
     except ProviderError as exc:
-        _move(rotation_id, "deactivating", status="grace")  # due again: the next sweep tries again
-        audit.record(
-            rt.db,
-            actor="engops-bot",
-            action="aws_keys.deactivate_failed",
-            subject=rot.iam_user,
-            request_id=rot.request_id,
-            detail={"error": exc.message},
-        )
+        _give_back(rotation_id, rot, exc, claimed="deactivating", due="grace", action="aws_keys.deactivate_failed")
         return None
     FAILPOINTS.hit("after_deactivate")
     if old is None:
@@ -596,15 +602,7 @@ def _delete_old(rotation_id: int) -> str | None:
     try:
         rt.require_aws().delete_key(rot.iam_user, rot.old_key_id)  # already gone counts as deleted
     except ProviderError as exc:
-        _move(rotation_id, "deleting", status="deactivated")
-        audit.record(
-            rt.db,
-            actor="engops-bot",
-            action="aws_keys.delete_failed",
-            subject=rot.iam_user,
-            request_id=rot.request_id,
-            detail={"error": exc.message},
-        )
+        _give_back(rotation_id, rot, exc, claimed="deleting", due="deactivated", action="aws_keys.delete_failed")
         return None
     FAILPOINTS.hit("after_delete")
     with rt.db.session() as session:

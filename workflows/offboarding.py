@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot import audit
+from bot.db import queries
 from bot.db.engine import Database
 from bot.db.models import Person, Request, Run, RunStep
 from bot.policy import ADMIN_ROLE, Policy, role_name
@@ -242,10 +243,7 @@ def _finish_offboarding_run(run_id: int) -> str:
     rt = runtime.current()
     now = rt.clock.now()
     with rt.db.session() as session:
-        run = session.get(Run, run_id)
-        assert run is not None
-        req = session.get(Request, run.request_id)
-        assert req is not None
+        run, req = queries.run_with_request(session, run_id)
         rows = list(
             session.exec(
                 select(RunStep).where(RunStep.run_id == run_id).order_by(col(RunStep.subject), col(RunStep.position))
@@ -345,10 +343,7 @@ def _prepare_offboarding_undo(request_id: int) -> int:
 def _finish_offboarding_undo(run_id: int) -> str:
     rt = runtime.current()
     with rt.db.session() as session:
-        run = session.get(Run, run_id)
-        assert run is not None
-        req = session.get(Request, run.request_id)
-        assert req is not None
+        run, req = queries.run_with_request(session, run_id)
         rows = [
             r for r in session.exec(select(RunStep).where(RunStep.run_id == run_id)) if r.step in progress.UNDO_STEPS
         ]

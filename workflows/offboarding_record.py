@@ -12,6 +12,7 @@ import logging
 from sqlmodel import select
 
 from bot import audit
+from bot.db import queries
 from bot.db.models import Request, Run, RunStep, TrackedIssue
 from bot.gitlab_text import gitlab_safe, gitlab_title
 from bot.providers.errors import ProviderError
@@ -70,10 +71,7 @@ def record_body(req: Request, people: list[str], steps: list[str], rows: list[Ru
 
 def _load_for_record(run_id: int) -> tuple[Run, Request, list[RunStep]]:
     with runtime.current().db.session() as session:
-        run = session.get(Run, run_id)
-        assert run is not None
-        req = session.get(Request, run.request_id)
-        assert req is not None
+        run, req = queries.run_with_request(session, run_id)
         rows = list(session.exec(select(RunStep).where(RunStep.run_id == run_id)))
     return run, req, rows
 

@@ -18,6 +18,7 @@ from typing import NamedTuple
 from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
+from bot.db import queries
 from bot.db.models import Request, Run, RunStep
 from bot.slack.offboarding_views import (
     MAX_PERSON_ROWS,
@@ -87,10 +88,7 @@ class StepRow(NamedTuple):
 def snapshot(run_id: int) -> tuple[ProgressSnapshot, Run]:
     rt = runtime.current()
     with rt.db.session() as session:
-        run = session.get(Run, run_id)
-        assert run is not None
-        req = session.get(Request, run.request_id)
-        assert req is not None
+        run, req = queries.run_with_request(session, run_id)
         # plain tuples: a bulk run has thousands of rows and this runs every interval
         rows = [
             StepRow(*row)

@@ -6,7 +6,7 @@ import re
 
 from sqlmodel import Session, col, select
 
-from bot.db.models import ApprovalStep, Grant, Person, Request, RoleMember
+from bot.db.models import ApprovalStep, Grant, Person, Request, RoleMember, Run
 
 OPEN_STATUSES = ("pending", "approved", "running", "partly_failed", "failed", "filed", "waiting_for_requester")
 _REF = re.compile(r"^\s*(?:REQ-)?(\d{1,12})\s*$", re.IGNORECASE)
@@ -29,6 +29,15 @@ def request_with_steps(session: Session, request_id: int) -> tuple[Request, list
     return req, steps
 
 
+def run_with_request(session: Session, run_id: int) -> tuple[Run, Request]:
+    """A run and the request it carries out (both must exist)."""
+    run = session.get(Run, run_id)
+    assert run is not None
+    req = session.get(Request, run.request_id)
+    assert req is not None
+    return run, req
+
+
 def open_requests_of(session: Session, slack_id: str, limit: int = 20) -> list[Request]:
     query = (
         select(Request)
@@ -47,6 +56,16 @@ def recent_requests_of(session: Session, slack_id: str, limit: int = 10) -> list
 
 def active_grants_of(session: Session, email: str) -> list[Grant]:
     query = select(Grant).where(Grant.user_email == email).where(Grant.status == "active").order_by(col(Grant.id))
+    return list(session.exec(query))
+
+
+def active_grants_held_by(session: Session, slack_id: str, email: str | None) -> list[Grant]:
+    """Active grants whose holder is this Slack user or has this email."""
+    query = (
+        select(Grant)
+        .where(Grant.status == "active")
+        .where((col(Grant.user_slack_id) == slack_id) | (col(Grant.user_email) == email))
+    )
     return list(session.exec(query))
 
 

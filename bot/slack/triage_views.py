@@ -204,6 +204,9 @@ def _link(url: str, label: str) -> str:
     return f"<{url}|{escape(label)}>"
 
 
+FILING_STATUS = "Filing it in GitLab…"  # the thread root's status line until the issue is filed
+
+
 def thread_root(
     *,
     ref: str,
@@ -212,7 +215,7 @@ def thread_root(
     team_name: str,
     summary: str,
     confidential: bool,
-    status: str = "Filing it in GitLab…",
+    status: str = FILING_STATUS,
 ) -> tuple[str, list[dict[str, Any]]]:
     """The message that starts a request's thread in the channel it came from; `status` is mrkdwn (ours)."""
     what = "_(confidential: the details are in GitLab only)_" if confidential else f"*{escape(truncate(summary, 300))}*"
