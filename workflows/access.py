@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot import audit
-from bot.db.engine import Database
+from bot.db.engine import Database, take_turns
 from bot.db.models import Grant, Person, Request
 from bot.durations import describe_duration, describe_until
 from bot.providers.errors import ProviderError
@@ -19,6 +19,7 @@ from bot.worker import Dispatcher
 from workflows import people, runtime
 from workflows.approvals import Outcome, notify_requester, people_with_role, refresh_cards
 from workflows.durable import durable, step
+from workflows.handover import deliver, promise
 from workflows.kinds import PlanError, register_kind
 from workflows.sweep import Job, due_handler
 
@@ -220,7 +221,8 @@ def revoke(db: Database, dispatcher: Dispatcher, grant: Grant, clicker: str, rea
             request_id=req.id,
             detail={"group": grant.okta_group, "reason": reason},
         )
-    dispatcher.enqueue("end_grant", f"end-grant-{grant.id}", grant.id)
+        job = promise(session, "end_grant", f"end-grant-{grant.id}", grant.id)
+    deliver(dispatcher, job)
     return Outcome(True, f"Removing {grant.user_email} from {grant.okta_group} now ({req.ref}).")
 
 
@@ -389,6 +391,7 @@ def refresh_group_info(now: datetime) -> list[Job]:
     okta = rt.require_okta()
     found = {g.okta_group: okta.get_group_by_name(g.okta_group) for g in rt.policy.access.groups}
     with rt.db.session() as session:
+        take_turns(session, "okta_group_info")
         for name, group in found.items():
             row = session.get(OktaGroupInfo, name) or OktaGroupInfo(name=name)
             row.okta_id = group.id if group else ""

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot import audit
+from bot.db.engine import take_turns
 from bot.db.models_keys import KeyRotation, KeyScanState
 from bot.durations import format_duration
 from bot.policy import ADMIN_ROLE
@@ -37,6 +38,7 @@ def next_scan_after(moment: datetime) -> datetime:
 @due_handler("key_rotation.daily_scan")
 def daily_scan_due(now: datetime) -> list[Job]:
     with runtime.current().db.session() as session:
+        take_turns(session, "key_scan_state")  # two sweeps at once would both insert the first row
         state = session.get(KeyScanState, 1)
         if state is None:
             session.add(KeyScanState(id=1, next_run_at=next_scan_after(now + timedelta(days=1))))

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import select
 
+from bot.db.engine import take_turns
 from bot.db.models import Person, RoleMember
 from bot.db.types import utcnow
 from workflows import runtime
@@ -21,6 +22,7 @@ ROLE_REFRESH_EVERY = timedelta(minutes=10)
 def remember(slack_id: str, email: str, name: str = "") -> None:
     email = email.lower()
     with runtime.current().db.session() as session:
+        take_turns(session, "person")
         clash = session.exec(select(Person).where(Person.email == email)).first()
         if clash is not None and clash.slack_id != slack_id:
             session.delete(clash)
@@ -95,6 +97,7 @@ def refresh_roles(now: datetime, *, force: bool = False) -> int:
         return 0
     holders = {role: role_holders(role) for role in rt.policy.roles}
     with rt.db.session() as session:
+        take_turns(session, "role_member")
         session.execute(delete(RoleMember))
         for role, emails in holders.items():
             for email in emails:

@@ -10,6 +10,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from bot.db import write_gate
+
 
 def sqlalchemy_url(database_url: str) -> str:
     """`postgresql://` means psycopg 3 here."""
@@ -41,7 +43,21 @@ def _sqlite_pragmas(busy_ms: int) -> Any:
 def _sqlite_begin(conn: Any) -> None:
     # Take the write lock up front: a deferred transaction that reads and then writes fails at
     # once with "database is locked" when another writer got in between, instead of waiting.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # This process's writers queue for it in order first (write_gate).
+    write_gate.take_turn(conn)
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        write_gate.end_turn(conn)
+        raise
+
+
+def take_turns(session: Session, name: str) -> None:
+    """Make writers of `name` wait for each other until this transaction ends, for read-then-write caches that
+    several workers refresh (two sweeps at once). SQLite transactions already take turns (BEGIN IMMEDIATE); on
+    PostgreSQL a second writer would read before the first commits and then hit its unique keys. Call first."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
 
 class Database:
@@ -67,6 +83,7 @@ class Database:
                 }
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
+            write_gate.install()
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_ms))
             event.listen(self.engine, "begin", _sqlite_begin)
 

@@ -246,9 +246,7 @@ def test_engops_socket_answers_commands_over_the_socket_and_stops_cleanly(stack:
             process.wait()
         server.stop()
     log = stderr.read_text()
-    if os.environ.get("ENGOPS_TEST_DB") != "postgresql":
-        # Known gap (issue #8 note): on PostgreSQL, stopping mid-shutdown can log a pool traceback.
-        assert "Traceback" not in log, log
+    assert "Traceback" not in log, log
     assert APP_TOKEN not in log and BOT_TOKEN not in log
 
 
