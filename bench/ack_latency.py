@@ -48,9 +48,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--total", type=int, default=300)
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
+    parser.add_argument("--case", choices=("help", "access", "approve"), action="append", help="default: all three")
+    parser.add_argument("--concurrency", type=int, action="append", help=f"default: {CONCURRENCY}")
     args = parser.parse_args()
+    levels = tuple(args.concurrency or CONCURRENCY)
     logging.disable(logging.WARNING)
-    approvals_needed = args.total * len(CONCURRENCY)
+    approvals_needed = args.total * len(levels) if not args.case or "approve" in args.case else 0
     stack = Stack.start(
         StackOptions(data_dir=Path(tempfile.mkdtemp(prefix="engops-bench-")), database_url=args.database_url),
         with_generated_people(approvals_needed),
@@ -70,14 +73,16 @@ def main() -> None:
         # a real trigger id each time: the stand-in accepts a trigger once, within 3 s
         return command_body("/access", "", nonce=next(nonces), trigger=stack.slack.issue_trigger("U00000003"))
 
-    cases: list[tuple[str, Callable[[int], bytes], Callable[[int], bytes]]] = [
+    cases: list[tuple[str, str, Callable[[int], bytes], Callable[[int], bytes]]] = [
         (
+            "help",
             "/engops help",
             lambda n: command_body("/engops", "help", nonce=next(nonces)),
             lambda n: command_body("/engops", "help", nonce=next(nonces)),
         ),
-        ("/access (opens a modal)", access_body, lambda n: command_body("/access", "", nonce=next(nonces))),
+        ("access", "/access (opens a modal)", access_body, lambda n: command_body("/access", "", nonce=next(nonces))),
         (
+            "approve",
             "Approve click",
             lambda n: approve_body(next(clicks), oscar, next(nonces)),
             lambda n: approve_body(1, oscar, next(nonces)),
@@ -86,8 +91,11 @@ def main() -> None:
     try:
         print("| request | concurrency | bare p50 ms | bare p99 ms | bot p50 ms | bot p99 ms | p99 ratio | errors |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        for name, bot_body, bare_body in cases:
-            for concurrency in CONCURRENCY:
+        print(f"bot pid {bot_proc.pid}", file=sys.stderr, flush=True)
+        for key, name, bot_body, bare_body in cases:
+            if args.case and key not in args.case:
+                continue
+            for concurrency in levels:
                 run_load(f"{bare_url}/slack/events", SIGNING_SECRET, bare_body, concurrency=concurrency, total=30)
                 base = run_load(
                     f"{bare_url}/slack/events", SIGNING_SECRET, bare_body, concurrency=concurrency, total=args.total

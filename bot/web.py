@@ -17,6 +17,7 @@ from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from werkzeug.wrappers import Request, Response
 
+from bot.db import write_gate
 from bot.db.engine import Database
 from bot.metrics import Metrics
 from bot.replay import ReplayGuard
@@ -52,7 +53,8 @@ class WebApp:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         try:
-            response = self.route(request)
+            with write_gate.urgent():  # Slack and GitLab wait for this answer; the worker's writes can wait
+                response = self.route(request)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
             response = Response("internal error", status=500)
