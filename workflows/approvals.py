@@ -26,6 +26,7 @@ from bot.slack.escape import escape
 from bot.worker import Dispatcher
 from workflows import people, runtime
 from workflows.durable import durable, enqueue, step
+from workflows.handover import deliver, promise
 from workflows.kinds import PlanError, kind_of
 from workflows.runtime import NotConfiguredError
 from workflows.sweep import Job, due_handler
@@ -72,8 +73,9 @@ def open_request(db: Database, dispatcher: Dispatcher, new: NewRequest) -> Reque
             request_id=req.id,
             detail={"kind": new.kind, "summary": new.summary},
         )
-    assert req.id is not None
-    dispatcher.enqueue("submit_request", f"submit-{req.id}", req.id)
+        assert req.id is not None
+        job = promise(session, "submit_request", f"submit-{req.id}", req.id)
+    deliver(dispatcher, job)
     return req
 
 
@@ -185,6 +187,7 @@ def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason
             request_id=request_id,
             detail={"step": current.spec, "position": current.position, "reason": reason},
         )
+        promise(session, *change_job(request_id, version))
     verb = "Approved" if approve else "Denied"
     return Outcome(True, f"{verb} {req.ref}.", version)
 
@@ -194,8 +197,15 @@ def _timers(now: datetime) -> dict[str, Any]:
     return {"remind_at": now + defaults.remind_after, "escalate_at": now + defaults.escalate_after}
 
 
+def change_job(request_id: int, version: int) -> tuple[str, str, int, int]:
+    """The workflow that brings cards and DMs up to a request's new version (and runs it once approved)."""
+    return ("request_changed", f"changed-{request_id}-v{version}", request_id, version)
+
+
 def announce_change(dispatcher: Dispatcher, request_id: int, version: int) -> None:
-    dispatcher.enqueue("request_changed", f"changed-{request_id}-v{version}", request_id, version)
+    """Send the change job (a state change made in a transaction has `promise`d it there, for the sweep)."""
+    workflow, workflow_id, *args = change_job(request_id, version)
+    dispatcher.enqueue(workflow, workflow_id, *args)
 
 
 def retry(db: Database, dispatcher: Dispatcher, request_id: int, clicker: str, now: datetime) -> Outcome:
@@ -233,11 +243,17 @@ def retry(db: Database, dispatcher: Dispatcher, request_id: int, clicker: str, n
             request_id=request_id,
             detail={"attempt": attempt, "replan": replan},
         )
+        if replan:
+            jobs = [promise(session, "submit_request", f"submit-{request_id}-v{version}", request_id, True)]
+        else:
+            execute = kind_of(req).execute_workflow()
+            jobs = [
+                promise(session, execute, f"execute-{request_id}-{attempt}", request_id, attempt),
+                promise(session, *change_job(request_id, version)),
+            ]
+    deliver(dispatcher, *jobs)
     if replan:
-        dispatcher.enqueue("submit_request", f"submit-{request_id}-v{version}", request_id, True)
         return Outcome(True, f"Planning {req.ref} again; then it goes to its approvers.", version)
-    dispatcher.enqueue(kind_of(req).execute_workflow(), f"execute-{request_id}-{attempt}", request_id, attempt)
-    announce_change(dispatcher, request_id, version)
     return Outcome(True, f"Retrying the failed steps of {req.ref}.", version)
 
 

@@ -29,6 +29,7 @@ from bot.worker import Dispatcher
 from workflows import people, runtime, triage
 from workflows.approvals import Outcome, people_with_role
 from workflows.durable import durable, step
+from workflows.handover import deliver, promise
 from workflows.sweep import Job, due_handler
 
 log = logging.getLogger(__name__)
@@ -276,7 +277,8 @@ def acknowledge(
             request_id=tracked.request_id if tracked else None,
             subject=esc.team,
         )
-    dispatcher.enqueue("escalation_acknowledged", f"escalation-ack-{escalation_id}", escalation_id)
+        job = promise(session, "escalation_acknowledged", f"escalation-ack-{escalation_id}", escalation_id)
+    deliver(dispatcher, job)
     return Outcome(True, "You're on it.")
 
 

@@ -44,6 +44,7 @@ from bot.worker import Dispatcher
 from workflows import people, runtime, triage
 from workflows.approvals import Outcome, refresh_cards
 from workflows.durable import durable, enqueue, step
+from workflows.handover import deliver, promise
 from workflows.kinds import register_kind
 from workflows.runtime import NotConfiguredError
 
@@ -197,8 +198,9 @@ def open_filing(db: Database, dispatcher: Dispatcher, policy: Policy, form: Fili
             request_id=req.id,
             detail={"kind": form.kind, "summary": summary, "team": choice.team, "how": choice.how},
         )
-    assert req.id is not None
-    dispatcher.enqueue("file_issue", f"execute-{req.id}-1", req.id, 1)
+        assert req.id is not None
+        job = promise(session, "file_issue", f"execute-{req.id}-1", req.id, 1)
+    deliver(dispatcher, job)
     return req
 
 
@@ -228,10 +230,13 @@ def answer_duplicate_offer(
             request_id=request_id,
             detail={"choice": details["chosen"]},
         )
+        if add:
+            job = promise(session, "add_to_issue", f"add-{request_id}-v{version}", request_id)
+        else:
+            job = promise(session, "file_issue", f"execute-{request_id}-{attempt}", request_id, attempt)
+    deliver(dispatcher, job)
     if add:
-        dispatcher.enqueue("add_to_issue", f"add-{request_id}-v{version}", request_id)
         return Outcome(True, f"Adding {req.ref} to the existing issue.")
-    dispatcher.enqueue("file_issue", f"execute-{request_id}-{attempt}", request_id, attempt)
     return Outcome(True, f"Filing {req.ref} as a new issue.")
 
 

@@ -38,6 +38,7 @@ from bot.worker import Dispatcher
 from workflows import people, runtime
 from workflows.approvals import Outcome, notify_requester, people_with_role, refresh_cards
 from workflows.durable import durable, step
+from workflows.handover import deliver, promise
 from workflows.kinds import PlanError, register_kind
 from workflows.sweep import Job, due_handler
 
@@ -688,8 +689,8 @@ def reactivate(
             request_id=request_id,
             detail={"old_key_id": rot.old_key_id},
         )
-        rotation_id = rot.id
-    dispatcher.enqueue("reactivate_old_key", f"key-reactivate-{rotation_id}-{click_id}", rotation_id)
+        job = promise(session, "reactivate_old_key", f"key-reactivate-{rot.id}-{click_id}", rot.id)
+    deliver(dispatcher, job)
     return Outcome(True, f"Reactivating the old key of {rot.iam_user} ({req.ref}).")
 
 

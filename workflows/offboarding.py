@@ -23,8 +23,9 @@ from bot.slack.offboarding_views import PersonPreview, preview_failed_modal, pre
 from bot.worker import Dispatcher
 from workflows import offboarding_record, people, progress, runtime
 from workflows import offboarding_steps as steps
-from workflows.approvals import NewRequest, Outcome, announce_change, notify_requester, people_with_role, refresh_cards
+from workflows.approvals import NewRequest, Outcome, change_job, notify_requester, people_with_role, refresh_cards
 from workflows.durable import durable, step
+from workflows.handover import deliver, promise
 from workflows.kinds import PlanError, register_kind
 from workflows.offboarding_plan import bulk_summary, compact_line, look_up_all, person_lines
 
@@ -318,8 +319,11 @@ def claim_undo(db: Database, dispatcher: Dispatcher, request_id: int, clicker: s
         run.status = "undoing"
         session.add(run)
         audit.append(session, actor=email, action="offboarding.undo_requested", request_id=request_id)
-    dispatcher.enqueue("undo_offboarding", f"undo-{request_id}", request_id)
-    announce_change(dispatcher, request_id, version)
+        jobs = (
+            promise(session, "undo_offboarding", f"undo-{request_id}", request_id),
+            promise(session, *change_job(request_id, version)),
+        )
+    deliver(dispatcher, *jobs)
     return Outcome(True, f"Undoing {req.ref}: unsuspending Google and Okta.", version)
 
 

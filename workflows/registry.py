@@ -5,6 +5,7 @@ from workflows import (  # noqa: F401
     approvals,
     escalation,
     filing,
+    handover,
     home,
     housekeeping,
     issue_sync,

@@ -239,3 +239,15 @@ class OktaGroupInfo(SQLModel, table=True):
     okta_id: str = ""
     description: str = ""
     refreshed_at: datetime = _created()
+
+
+class Handover(SQLModel, table=True):
+    """Durable work promised in the transaction of the change it follows, until the sweep has re-sent it
+    (a transactional outbox: see workflows/handover.py)."""
+
+    __tablename__ = "handover"
+
+    workflow_id: str = Field(primary_key=True)
+    workflow: str
+    args: list[Any] = _json(list)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
