@@ -2,7 +2,8 @@
 
 Each entry's hash covers the previous entry's hash and its own canonical JSON, so a changed,
 removed or reordered entry breaks the chain at that point. Appends are serialised by
-updating the single `audit_head` row first, which takes the write lock on every backend.
+updating the single `audit_head` row, which takes the write lock on every backend; they are
+chained at commit, so that lock is held as briefly as possible.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlmodel import Session, col, select
 
 from bot.db.engine import Database
@@ -58,51 +59,50 @@ def append(
     subject: str = "",
     request_id: int | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Add one entry inside the caller's transaction (so it commits with the change it records)."""
-    # The head row is created by the first migration; updating it first takes the write lock.
-    session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1))
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
-    session.refresh(head)
-    prev = head.hash
-    entry = AuditEntry(
-        seq=head.seq,
-        at=utcnow(),
-        actor=actor,
-        action=action,
-        subject=subject,
-        request_id=request_id,
-        detail=json.loads(json.dumps(detail or {}, default=str)),
-        prev_hash=prev,
-        hash="",
+) -> None:
+    """Add one entry to the caller's transaction (it commits with the change it records, or not at all)."""
+    append_many(
+        session, [{"actor": actor, "action": action, "subject": subject, "request_id": request_id, "detail": detail}]
     )
-    entry.hash = entry_hash(prev, entry)
-    head.hash = entry.hash
-    session.add(entry)
-    session.add(head)
-    session.flush()
-    return entry
 
 
 def append_many(session: Session, entries: list[dict[str, Any]]) -> None:
-    """Several entries (each the keyword arguments of `append`) in one go: the head row is taken once,
-    not once per entry, for bulk work that records hundreds of outcomes a second."""
-    if not entries:
+    """Several entries (each the keyword arguments of `append`).
+
+    They are numbered and hashed just before the transaction commits (`_chain`): the head row is the one lock
+    every audited change shares, so it is taken last and held only for the commit itself. (Taken where the
+    entry was added, a transaction held it for all its remaining statements; on PostgreSQL every other
+    audited change — Slack's ack path included — queued behind that.)"""
+    pending = session.info.setdefault(_PENDING, [])
+    for fields in entries:
+        pending.append(
+            {**fields, "at": utcnow(), "detail": json.loads(json.dumps(fields.get("detail") or {}, default=str))}
+        )
+
+
+_PENDING = "audit_pending"
+
+
+@event.listens_for(Session, "before_commit")
+def _chain(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
         return
-    session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + len(entries)))
+    # The head row is created by the first migration; updating it first takes the write lock.
+    session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + len(pending)))
     head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
     session.refresh(head)
-    seq, prev = head.seq - len(entries), head.hash
-    for fields in entries:
+    seq, prev = head.seq - len(pending), head.hash
+    for fields in pending:
         seq += 1
         entry = AuditEntry(
             seq=seq,
-            at=utcnow(),
+            at=fields["at"],
             actor=fields["actor"],
             action=fields["action"],
-            subject=fields.get("subject", ""),
+            subject=fields.get("subject") or "",
             request_id=fields.get("request_id"),
-            detail=json.loads(json.dumps(fields.get("detail") or {}, default=str)),
+            detail=fields["detail"],
             prev_hash=prev,
             hash="",
         )
@@ -113,10 +113,15 @@ def append_many(session: Session, entries: list[dict[str, Any]]) -> None:
     session.flush()
 
 
-def record(db: Database, **kwargs: Any) -> AuditEntry:
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def record(db: Database, **kwargs: Any) -> None:
     """Append in a transaction of its own."""
     with db.session() as session:
-        return append(session, **kwargs)
+        append(session, **kwargs)
 
 
 @dataclass(frozen=True)
