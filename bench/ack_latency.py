@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +51,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temporary folder")
     parser.add_argument("--case", choices=("help", "access", "approve"), action="append", help="default: all three")
     parser.add_argument("--concurrency", type=int, action="append", help=f"default: {CONCURRENCY}")
+    parser.add_argument(
+        "--web-only", action="store_true", help="serve --no-worker, with `engops worker` in a process beside it"
+    )
     args = parser.parse_args()
     levels = tuple(args.concurrency or CONCURRENCY)
     logging.disable(logging.WARNING)
@@ -64,7 +68,12 @@ def main() -> None:
     # the load generator stay here.
     stack.stop_app()
     env = {**os.environ, **stack.env}
-    bot_url, bot_proc = spawn(["bot.cli", "serve", "--host", "127.0.0.1"], env)
+    helpers: list[subprocess.Popen[bytes]] = []
+    if args.web_only:
+        worker = [sys.executable, "-m", "bot.cli", "worker", "--id", "bench-w1"]
+        helpers.append(subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    serve = ["bot.cli", "serve", "--host", "127.0.0.1", *(["--no-worker"] if args.web_only else [])]
+    bot_url, bot_proc = spawn(serve, env)
     time.sleep(SETTLE_SECONDS)  # the worker's start-up sweep (first Okta call imports its SDK) ends first
     bare_url, bare_proc = spawn(["bench.bare_app", SIGNING_SECRET], env)
     nonces = itertools.count(10_000)  # every request unique: the bot refuses a replayed signature
@@ -108,7 +117,7 @@ def main() -> None:
                     f"{bot.p99_ms:.1f} | {bot.p99_ms / base.p99_ms:.2f} | {bot.errors + base.errors} |"
                 )
     finally:
-        for proc in (bot_proc, bare_proc):
+        for proc in (bot_proc, bare_proc, *helpers):
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
         stack.stop()
