@@ -355,13 +355,13 @@ def warn_grants(now: datetime) -> list[Job]:
                 if flag == "warned_hour":
                     grant.warned_day = True  # no day warning after the hour one
                 session.add(grant)
-        for grant in due:
-            assert grant.expires_at is not None
-            text = (
-                f"Heads-up: your access to {grant.okta_group} ends {describe_until(grant.expires_at, now)} "
-                f"(REQ-{grant.request_id}). Request it again if you still need it."
-            )
-            jobs.append(("warn_grant", f"warn-{grant.id}-{flag}", [grant.request_id, text]))
+                assert grant.expires_at is not None
+                text = (
+                    f"Heads-up: your access to {grant.okta_group} ends {describe_until(grant.expires_at, now)} "
+                    f"(REQ-{grant.request_id}). Request it again if you still need it."
+                )
+                # promised with the mark: a sweep killed before it starts the job leaves it to the next one
+                jobs.append(promise(session, "warn_grant", f"warn-{grant.id}-{flag}", grant.request_id, text))
     return jobs
 
 

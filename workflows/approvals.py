@@ -564,27 +564,29 @@ def refresh_cards(request_id: int) -> None:
 
 
 # --- time-bound: reminders, escalation, expiry ----------------------------------------------------
-def _due(now: datetime, column: Any) -> list[int]:
+def _due(now: datetime, column: Any) -> list[tuple[int, int]]:
+    """Pending requests whose `column` time has come, with their version: each decision starts a new step with
+    timers of its own, so the reminder (or escalation) of each step is a workflow of its own."""
     with runtime.current().db.session() as session:
-        query = select(Request.id).where(Request.status == "pending").where(column <= now)
-        return [i for i in session.exec(query) if i is not None]
+        query = select(Request.id, Request.version).where(Request.status == "pending").where(column <= now)
+        return [(i, v) for i, v in session.exec(query) if i is not None]
 
 
 @due_handler("approvals.remind")
 def remind_due(now: datetime) -> list[Job]:
-    return [("remind_approvers", f"remind-{i}", [i]) for i in _due(now, col(Request.remind_at))]
+    return [("remind_approvers", f"remind-{i}-v{v}", [i]) for i, v in _due(now, col(Request.remind_at))]
 
 
 @due_handler("approvals.escalate")
 def escalate_due(now: datetime) -> list[Job]:
-    return [("escalate_approval", f"escalate-{i}", [i]) for i in _due(now, col(Request.escalate_at))]
+    return [("escalate_approval", f"escalate-{i}-v{v}", [i]) for i, v in _due(now, col(Request.escalate_at))]
 
 
 @due_handler("approvals.expire")
 def expire_due(now: datetime) -> list[Job]:
     rt = runtime.current()
     expired = []
-    for request_id in _due(now, col(Request.expires_at)):
+    for request_id, _version in _due(now, col(Request.expires_at)):
         with rt.db.session() as session:
             req = session.get(Request, request_id)
             moved = session.execute(
@@ -594,8 +596,10 @@ def expire_due(now: datetime) -> list[Job]:
             )
             if moved.rowcount == 1 and req is not None:  # type: ignore[attr-defined]
                 audit.append(session, actor="engops-bot", action="request.expired", request_id=request_id)
-                expired.append((request_id, req.version))  # already refreshed by the update
-    return [("request_expired", f"expired-{request_id}", [request_id, version]) for request_id, version in expired]
+                # promised with the mark: a sweep killed before it starts the job leaves it to the next one
+                version = req.version  # already refreshed by the update
+                expired.append(promise(session, "request_expired", f"expired-{request_id}", request_id, version))
+    return expired
 
 
 @durable("request_expired")
@@ -622,20 +626,23 @@ def _send_reminder(request_id: int) -> None:
             return
         req, steps = found
         current = _current_step(steps)
-        if req.status != "pending" or current is None or current.reminded:
+        if req.status != "pending" or current is None:
             return
-        current.reminded = True
-        req.remind_at = None
-        session.add(current)
-        session.add(req)
         targets = [s for s in current.approver_slack_ids if s]
-        audit.append(
-            session,
-            actor="engops-bot",
-            action="request.reminded",
-            request_id=request_id,
-            detail={"approvers": current.approver_emails},
-        )
+        # Already marked: this step ran before and was stopped after its commit (the workflow id is per step of
+        # the request, so it was this reminder). Send again: the post ledger skips the DMs that went out.
+        if not current.reminded:
+            current.reminded = True
+            req.remind_at = None
+            session.add(current)
+            session.add(req)
+            audit.append(
+                session,
+                actor="engops-bot",
+                action="request.reminded",
+                request_id=request_id,
+                detail={"approvers": current.approver_emails},
+            )
     for slack_id in targets:
         rt.slack.dm(slack_id, f"Reminder: {req.ref} ({escape(req.summary)}) is waiting for your approval.")
 
@@ -659,8 +666,10 @@ def _widen_to_admins(request_id: int) -> bool:
             return False
         req, steps = found
         current = _current_step(steps)
-        if req.status != "pending" or current is None or current.escalated:
+        if req.status != "pending" or current is None:
             return False
+        if current.escalated:  # this step ran before (the workflow id is per step): post the cards it may not have
+            return True
         excluded = _not_approvers(req)
         emails = list(current.approver_emails)
         for admin in admins:

@@ -230,7 +230,8 @@ def repage_due(now: datetime) -> list[Job]:
                 subject=esc.team,
                 detail={"page": esc.pages, "to": "dris" if esc.pages == REPAGE_DRIS else "channel"},
             )
-            jobs.append(("repage_escalation", f"repage-{esc.id}-{esc.pages}", [esc.id, esc.pages]))
+            # promised with the mark: a sweep killed before it starts the job leaves it to the next one
+            jobs.append(promise(session, "repage_escalation", f"repage-{esc.id}-{esc.pages}", esc.id, esc.pages))
     return jobs
 
 

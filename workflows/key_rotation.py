@@ -447,7 +447,8 @@ def retire_old_keys(now: datetime) -> list[Job]:
         ):
             rot.status = "deactivating"
             session.add(rot)
-            jobs.append(("deactivate_old_key", f"key-deactivate-{rot.id}-{minute}", [rot.id]))
+            # promised with the claim: a sweep killed before it starts the job leaves it to the next one
+            jobs.append(promise(session, "deactivate_old_key", f"key-deactivate-{rot.id}-{minute}", rot.id))
         for rot in list(
             session.exec(
                 select(KeyRotation).where(KeyRotation.status == "deactivated").where(col(KeyRotation.delete_at) <= now)
@@ -455,7 +456,7 @@ def retire_old_keys(now: datetime) -> list[Job]:
         ):
             rot.status = "deleting"
             session.add(rot)
-            jobs.append(("delete_old_key", f"key-delete-{rot.id}-{minute}", [rot.id]))
+            jobs.append(promise(session, "delete_old_key", f"key-delete-{rot.id}-{minute}", rot.id))
     return jobs
 
 

@@ -23,6 +23,7 @@ from bot.providers.aws import AccessKey
 from bot.slack import key_views
 from workflows import people, runtime
 from workflows.durable import durable, step
+from workflows.handover import promise
 from workflows.key_rotation import IN_PROGRESS
 from workflows.sweep import Job, due_handler
 
@@ -52,7 +53,8 @@ def daily_scan_due(now: datetime) -> list[Job]:
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return []
-    return [("key_age_scan", f"key-scan-{now:%Y-%m-%dT%H:%M}", [now.isoformat()])]
+        # promised with the claim: a sweep killed before it starts the scan leaves it to the next one
+        return [promise(session, "key_age_scan", f"key-scan-{now:%Y-%m-%dT%H:%M}", now.isoformat())]
 
 
 def _key(data: dict[str, Any]) -> AccessKey:

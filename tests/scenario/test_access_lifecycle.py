@@ -78,6 +78,24 @@ def test_reminder_escalation_and_expiry_of_an_undecided_request(stack: Stack) ->
     assert "alice@example.com" not in stack.okta.members("netsuite-finance")
 
 
+def test_each_step_of_a_two_step_request_gets_its_own_reminder(stack: Stack) -> None:
+    driver = stack.driver
+    assert driver is not None
+    request_access(stack, "alice", "aws-sandbox-admins", "4h", "Debugging the staging incident")
+    stack.advance(hours=4, minutes=1)
+    stack.run_sweep()
+    stack.wait_idle()
+    assert "Reminder: REQ-1" in driver.dm_text("mona")  # the manager's step
+    driver.click("mona", "Approve")
+    stack.wait_idle()
+    assert "Reminder: REQ-1" not in driver.dm_text("erin")
+    stack.advance(hours=4, minutes=1)
+    stack.run_sweep()
+    stack.wait_idle()
+    assert driver.dm_text("erin").count("Reminder: REQ-1") == 1  # the owners' step, reminded in turn
+    assert driver.dm_text("mona").count("Reminder: REQ-1") == 1
+
+
 def test_escalated_admin_can_approve(stack: Stack) -> None:
     driver = stack.driver
     assert driver is not None

@@ -15,7 +15,7 @@ from bot.db.models import Handover, Request
 from bot.sandbox.stack import Stack
 from bot.worker import InProcessDispatcher
 from tests.scenario.test_access_flow import request_access
-from workflows import handover
+from workflows import handover, sweep
 
 
 @contextmanager
@@ -101,3 +101,22 @@ def test_hand_overs_that_arrived_are_only_cleared(stack: Stack, monkeypatch: pyt
     assert sweep_without_grace(stack, monkeypatch) == 0
     assert promised(stack) == []
     assert memberships_added(stack) == 1
+
+
+def test_a_sweep_that_dies_after_marking_leaves_its_jobs_to_the_next_one(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = stack.driver
+    assert driver is not None
+    request_access(stack, "bob", "zoom-users", "2h", "Customer calls")
+    stack.advance(hours=1, minutes=1)
+    with monkeypatch.context() as patch:  # the grants are marked "warned", then the sweep dies before starting
+        patch.setattr(sweep, "enqueue", lambda *_args: None)
+        stack.run_sweep()
+    stack.wait_idle()
+    assert "Heads-up" not in driver.dm_text("bob")
+    assert sweep_without_grace(stack, monkeypatch) == 1
+    assert driver.dm_text("bob").count("Heads-up: your access to zoom-users ends") == 1
+    sweep_without_grace(stack, monkeypatch)
+    assert promised(stack) == []
+    assert driver.dm_text("bob").count("Heads-up") == 1
