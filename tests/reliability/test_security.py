@@ -21,7 +21,6 @@ from sqlalchemy import create_engine, delete, insert, select, text
 from bot import audit
 from bot.db.engine import sqlalchemy_url
 from bot.db.models import AuditEntry
-from bot.providers.aws import AwsAdapter, NewKeySecret
 from bot.sandbox.base import Fault, StandIn
 from bot.sandbox.gitlab import DEFAULT_TOKEN as GITLAB_TOKEN
 from bot.sandbox.okta import DEFAULT_TOKEN as OKTA_TOKEN
@@ -35,6 +34,7 @@ from tests.scenario.test_gitlab_webhook import post_webhook
 from tests.scenario.test_key_rotation import rotate
 from tests.scenario.test_offboarding import offboard
 from tests.scenario.test_secret_never_leaks import database_dump, found_in
+from tests.support.aws_secrets import capture_new_secrets
 
 CORPUS_FILE = Path(__file__).with_name("injection_corpus.txt")
 BOT = "engops-bot"  # the bot's GitLab user
@@ -415,15 +415,7 @@ def test_secrets_stay_where_they_belong(
     logged_stack: Stack, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack = logged_stack
-    made: list[str] = []
-    create_key = AwsAdapter.create_key
-
-    def spy(self: AwsAdapter, user: str) -> tuple[Any, NewKeySecret]:
-        key, secret = create_key(self, user)
-        made.append(secret.secret_access_key.get_secret_value())
-        return key, secret
-
-    monkeypatch.setattr(AwsAdapter, "create_key", spy)
+    made = capture_new_secrets(monkeypatch)
     work_of_every_kind_with_failures(stack)
     assert len(made) >= 2
 

@@ -9,18 +9,17 @@ import logging
 import pickle
 import re
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, inspect, select
 
 from bot import audit
-from bot.providers.aws import AwsAdapter, NewKeySecret
 from bot.sandbox.aws import backdate_access_key
 from bot.sandbox.base import StandIn
 from bot.sandbox.stack import Stack
 from tests.scenario.test_key_rotation import iam, keys_of, open_preview, stored_secret, sweep_after
 from tests.scenario.test_key_rotation_crash import crash_and_restart
+from tests.support.aws_secrets import capture_new_secrets
 from workflows.key_rotation import FAILPOINTS
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
@@ -74,15 +73,7 @@ def test_secret_access_key_never_leaves_secrets_manager(
 ) -> None:
     driver = stack.driver
     assert driver is not None
-    made: list[str] = []
-    create_key = AwsAdapter.create_key
-
-    def spy(self: AwsAdapter, user: str) -> tuple[Any, NewKeySecret]:
-        key, secret = create_key(self, user)
-        made.append(secret.secret_access_key.get_secret_value())
-        return key, secret
-
-    monkeypatch.setattr(AwsAdapter, "create_key", spy)
+    made = capture_new_secrets(monkeypatch)
     caplog.set_level(logging.DEBUG)
     for name in ("dbos", "botocore", "boto3", "urllib3", "slack_sdk", "slack_bolt"):
         caplog.set_level(logging.DEBUG, logger=name)
