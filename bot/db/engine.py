@@ -40,16 +40,21 @@ def _sqlite_pragmas(busy_ms: int) -> Any:
     return on_connect
 
 
-def _sqlite_begin(conn: Any) -> None:
-    # Take the write lock up front: a deferred transaction that reads and then writes fails at
-    # once with "database is locked" when another writer got in between, instead of waiting.
-    # This process's writers queue for it in order first (write_gate).
-    write_gate.take_turn(conn)
-    try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    except BaseException:
-        write_gate.end_turn(conn)
-        raise
+def _sqlite_begin(wait: float) -> Any:
+    def begin(conn: Any) -> None:
+        # Take the write lock up front: a deferred transaction that reads and then writes fails at
+        # once with "database is locked" when another writer got in between, instead of waiting.
+        # This process's writers queue for it in order first (write_gate), within the same `wait`:
+        # the ack path must still give up inside Slack's 3 s when the file is locked from outside.
+        waited = write_gate.take_turn(conn, wait)
+        try:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={max(50, int((wait - waited) * 1000))}")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            write_gate.end_turn(conn)
+            raise
+
+    return begin
 
 
 def take_turns(session: Session, name: str) -> None:
@@ -83,9 +88,9 @@ class Database:
                 }
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
-            write_gate.install()
+            write_gate.install(turn_at_begin=self.engine)
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_ms))
-            event.listen(self.engine, "begin", _sqlite_begin)
+            event.listen(self.engine, "begin", _sqlite_begin(busy_ms / 1000))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

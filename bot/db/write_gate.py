@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,16 +115,22 @@ def _gated(engine: Engine) -> str | None:
     return url.database
 
 
-def take_turn(conn: Connection) -> None:
-    """Wait for this connection's turn to write (no-op when it already has it, or for other databases)."""
+def take_turn(conn: Connection, budget: float | None = None) -> float:
+    """Wait for this connection's turn to write (no-op when it already has it, or for other databases), at most
+    `budget` seconds (default: by lane). Returns the seconds waited, for the caller to wait that much less for
+    SQLite's own lock: a turn holder may itself be stuck on a lock another process holds."""
     database = _gated(conn.engine)
     if database is None or conn.info.get(HELD):
-        return
+        return 0.0
     hurry = is_urgent()
-    if gate_for(database).acquire(urgent=hurry, timeout=URGENT_WAIT if hurry else PATIENT_WAIT):
+    started = time.monotonic()
+    if budget is None:
+        budget = URGENT_WAIT if hurry else PATIENT_WAIT
+    if gate_for(database).acquire(urgent=hurry, timeout=budget):
         conn.info[HELD] = database
     else:
-        log.warning("no turn to write to %s in time; relying on SQLite's lock", database)
+        log.warning("no turn to write to %s in %.1f s; relying on SQLite's lock", database, budget)
+    return time.monotonic() - started
 
 
 def _end_turn(info: dict[str, Any]) -> None:
@@ -136,7 +144,9 @@ def end_turn(conn: Connection) -> None:
 
 
 def _before_execute(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-    if not conn.info.get(HELD) and statement.lstrip()[:16].lower().startswith(_WRITES):
+    if conn.engine in _turn_at_begin or conn.info.get(HELD):
+        return  # it took its turn (or gave up waiting for one) when its transaction began
+    if statement.lstrip()[:16].lower().startswith(_WRITES):
         take_turn(conn)
 
 
@@ -145,12 +155,16 @@ def _returned_to_pool(_dbapi_conn: Any, record: Any) -> None:
 
 
 _installed = False
+_turn_at_begin: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
-def install() -> None:
-    """Hook every engine in this process (idempotent). Our own engine also calls `take_turn` at begin."""
+def install(turn_at_begin: Engine | None = None) -> None:
+    """Hook every engine in this process (idempotent). `turn_at_begin`: an engine that calls `take_turn` itself
+    when a transaction begins; the others take their turn at their first write."""
     global _installed
     with _gates_lock:
+        if turn_at_begin is not None:
+            _turn_at_begin.add(turn_at_begin)
         if _installed:
             return
         _installed = True
