@@ -17,6 +17,7 @@ data) rather than risking a process-wide stall.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import weakref
@@ -112,7 +113,7 @@ def _gated(engine: Engine) -> str | None:
     url = engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
-    return url.database
+    return os.path.realpath(url.database)  # one gate per file, however each engine spells its path
 
 
 def take_turn(conn: Connection, budget: float | None = None) -> float:

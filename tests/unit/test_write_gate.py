@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -83,7 +84,7 @@ def test_sessions_and_raw_writes_on_a_sqlite_file_hold_a_turn_only_while_their_t
 ) -> None:
     db = Database(f"sqlite:///{tmp_path / 'gate.db'}")
     other = create_engine(f"sqlite:///{tmp_path / 'gate.db'}")  # like DBOS's: begins at its first write
-    gate = write_gate.gate_for(str(tmp_path / "gate.db"))
+    gate = write_gate.gate_for(os.path.realpath(tmp_path / "gate.db"))
     with db.engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (x INTEGER)"))
     with db.session() as session:
