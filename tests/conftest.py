@@ -4,6 +4,7 @@ whole stack — stand-ins, the bot over HTTP with its durable worker, and a driv
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
+@contextmanager
+def started_stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
+    """The stack the scenario tests use: a manual clock and short provider back-off."""
     running = Stack.start(
         StackOptions(data_dir=tmp_path, database_url=database_url, manual_clock=True, fast_retries=True)
     )
@@ -27,3 +29,9 @@ def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
+    with started_stack(tmp_path, database_url) as running:
+        yield running

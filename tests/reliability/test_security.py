@@ -25,7 +25,8 @@ from bot.sandbox.base import Fault, StandIn
 from bot.sandbox.gitlab import DEFAULT_TOKEN as GITLAB_TOKEN
 from bot.sandbox.okta import DEFAULT_TOKEN as OKTA_TOKEN
 from bot.sandbox.slack_driver import DriverResponse, SlackDriverError, sign
-from bot.sandbox.stack import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET, Stack, StackOptions
+from bot.sandbox.stack import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET, Stack
+from tests.conftest import started_stack
 from tests.integration.test_cli import run as engops
 from tests.reliability.authorisation import snapshot
 from tests.reliability.slack_output import Answers, find_card, forged_sequences, raw_errors, rendered, shown
@@ -369,13 +370,8 @@ def logged_stack(caplog: pytest.LogCaptureFixture, tmp_path: Path, database_url:
     dbos_logger = logging.getLogger("dbos")  # DBOS does not propagate to the root logger
     dbos_logger.addHandler(caplog.handler)
     try:
-        running = Stack.start(
-            StackOptions(data_dir=tmp_path, database_url=database_url, manual_clock=True, fast_retries=True)
-        )
-        try:
+        with started_stack(tmp_path, database_url) as running:
             yield running
-        finally:
-            running.stop()
     finally:
         dbos_logger.removeHandler(caplog.handler)
 
