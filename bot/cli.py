@@ -127,6 +127,8 @@ def check(live: Annotated[bool, typer.Option("--live", help="also reach every co
         f"settings: ok\npolicy: ok ({settings.engops_policy}: {len(policy.teams)} teams, "
         f"{len(policy.access.groups)} access groups)"
     )
+    for note in policy.not_carried_out():
+        typer.echo(f"note: {note}")
     if not live:
         return
     from bot.live_check import run_live_checks

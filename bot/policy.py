@@ -43,8 +43,23 @@ ROLE_PREFIX = "role:"
 ADMIN_ROLE = "it-admins"  # SPEC §6: escalations, break-glass and fallback approvals go to this role
 
 OffboardingStep = Literal[
-    "google_suspend", "google_signout", "okta_suspend", "okta_clear_sessions", "aws_deactivate_keys", "gitlab_issue"
+    "google_suspend",
+    "google_lock",
+    "google_signout",
+    "google_revoke_tokens",
+    "okta_suspend",
+    "okta_clear_sessions",
+    "engops_end_grants",
+    "aws_deactivate_keys",
+    "google_transfer_data",
+    "gmail_delegate",
+    "gmail_autoreply",
+    "gitlab_issue",
 ]
+# Phase 2 (`offboarding.later.steps`, SPEC §6.3)
+LaterStep = Literal["google_delete", "google_alias_to_handover", "gmail_remove_delegate"]
+# A suspended Google user receives no new mail: these make no sense after `google_suspend` in the same phase.
+NEEDS_LIVE_MAILBOX = ("gmail_delegate", "gmail_autoreply")
 
 
 def role_name(step: str) -> str | None:
@@ -143,6 +158,20 @@ def _secret_name(value: str) -> str:
     return value
 
 
+def _reviewers(value: str) -> str:
+    """owners | manager | role:<name> | <email>"""
+    if value in ("owners", "manager") or role_name(value) or _EMAIL.fullmatch(value):
+        return value if role_name(value) else value.lower()
+    raise ValueError(f"expected owners, manager, role:<name> or an email address, got {value!r}")
+
+
+def _reaction(value: str) -> str:
+    name = value.strip().strip(":")
+    if not re.fullmatch(r"[a-z0-9_+'-]{1,100}", name):
+        raise ValueError(f"expected an emoji name such as eyes (without colons), got {value!r}")
+    return name
+
+
 Text = Annotated[str, AfterValidator(_non_empty)]
 Email = Annotated[str, AfterValidator(_email)]
 ApprovalStep = Annotated[str, AfterValidator(_approval_step)]
@@ -210,6 +239,7 @@ class AccessGroup(_Section):
     max_duration: Duration | None = None  # None: access.defaults.max_duration
     require_duration: bool = False
     auto_approve: bool = False
+    step_up: bool = False  # approvals need an Okta Verify push (SPEC §6.7)
 
 
 class Access(_Section):
@@ -217,11 +247,37 @@ class Access(_Section):
     groups: list[AccessGroup]
 
 
+class LaterPhase(_Section):
+    after: Duration
+    steps: Annotated[list[LaterStep], MinLen(1)]
+
+
 class Offboarding(_Section):
     allowed: Annotated[list[RoleOrEmail], MinLen(1)]
     approvals: Annotated[list[ApprovalStep], MinLen(1)]
+    step_up: bool = False  # it-admin approvals need an Okta Verify push (SPEC §6.7)
     steps: Annotated[list[OffboardingStep], MinLen(1)]
+    handover: Literal["manager", "ask"] = "manager"  # who receives Drive, Calendar and later the mail
+    protected: list[RoleOrEmail] = []  # never offboarded (SPEC §6.3), besides super admins and the bot's own accounts
+    later: LaterPhase | None = None  # phase 2 of the same approved request
+    autoreply: Text | None = None  # the vacation responder's text, for `gmail_autoreply`
     team: Text
+
+
+class Review(_Section):
+    """A periodic access review of one Okta group (SPEC §6.6)."""
+
+    okta_group: Text
+    every: Duration
+    reviewers: Annotated[str, AfterValidator(_reviewers)]
+    due_in: Duration
+
+
+class Intake(_Section):
+    """Help-desk intake by emoji (SPEC §6.4)."""
+
+    channels: Annotated[list[ChannelName], MinLen(1)]
+    reaction: Annotated[str, AfterValidator(_reaction)]
 
 
 class ServiceUser(_Section):
@@ -247,6 +303,8 @@ class Policy(_Section):
     channels: dict[ChannelName, ChannelRoute] = {}
     access: Access
     offboarding: Offboarding
+    reviews: list[Review] = []
+    intake: Intake | None = None
     aws_keys: AwsKeys
     escalation: Escalation
 
@@ -291,6 +349,34 @@ class Policy(_Section):
 
     def role_okta_group(self, name: str) -> str | None:
         return self._role(name).okta_group
+
+    def not_carried_out(self) -> list[PolicyProblem]:
+        """What this policy configures that this release of the bot does not carry out yet: `engops check` and
+        start-up say so, so nobody believes a control is in force when it is not."""
+        notes = [
+            PolicyProblem(
+                format_path(("access", "groups", index, "step_up")),
+                "Okta Verify step-up is not enforced by this release: an approval is a Slack click",
+            )
+            for index, group in enumerate(self.access.groups)
+            if group.step_up
+        ]
+        if self.offboarding.step_up:
+            notes.append(
+                PolicyProblem(
+                    "offboarding.step_up",
+                    "Okta Verify step-up is not enforced by this release: an approval is a Slack click",
+                )
+            )
+        if self.offboarding.later is not None:
+            notes.append(PolicyProblem("offboarding.later", "phase 2 is not scheduled by this release"))
+        if self.offboarding.handover == "ask":
+            notes.append(PolicyProblem("offboarding.handover", "'ask' is not carried out by this release"))
+        if self.reviews:
+            notes.append(PolicyProblem("reviews", "access review campaigns are not started by this release"))
+        if self.intake is not None:
+            notes.append(PolicyProblem("intake", "intake by emoji is not carried out by this release"))
+        return notes
 
     def gitlab_username(self, email: str) -> str | None:
         return self.org.gitlab_usernames.get(email.lower())
@@ -536,6 +622,7 @@ def _cross_check(policy: Policy) -> list[tuple[Loc, str]]:
         *_check_teams_and_channels(policy),
         *_check_groups(policy),
         *_check_offboarding(policy),
+        *_check_reviews(policy),
         *_check_timing(policy),
     ]
 
@@ -551,6 +638,7 @@ def _approver_lists(policy: Policy) -> typing.Iterator[tuple[Loc, list[str]]]:
             yield ("access", "groups", index, "approvals"), group.approvals
     yield ("offboarding", "allowed"), policy.offboarding.allowed
     yield ("offboarding", "approvals"), policy.offboarding.approvals
+    yield ("offboarding", "protected"), policy.offboarding.protected  # not approvers, but checked the same way
 
 
 def _check_approvers(policy: Policy) -> typing.Iterator[tuple[Loc, str]]:
@@ -634,7 +722,45 @@ def _check_offboarding(policy: Policy) -> typing.Iterator[tuple[Loc, str]]:
     for index, name in enumerate(policy.offboarding.steps):
         if name in seen:
             yield ("offboarding", "steps", index), f"{name!r} is listed twice"
+        if name in NEEDS_LIVE_MAILBOX and "google_suspend" in seen:
+            yield (
+                ("offboarding", "steps", index),
+                f"{name!r} after 'google_suspend' does nothing: a suspended Google user receives no new mail "
+                "(use google_lock instead, or put it before google_suspend)",
+            )
         seen.add(name)
+    if "google_suspend" in seen and "google_lock" in seen:
+        yield ("offboarding", "steps"), "'google_lock' is the alternative to 'google_suspend': list one of them"
+    if "gmail_autoreply" in seen and not policy.offboarding.autoreply:
+        yield ("offboarding",), "'gmail_autoreply' needs offboarding.autoreply (the responder's text)"
+    later = policy.offboarding.later
+    if later is not None:
+        for index, later_step in enumerate(later.steps):
+            if later.steps.index(later_step) != index:
+                yield ("offboarding", "later", "steps", index), f"{later_step!r} is listed twice"
+        if "gmail_remove_delegate" in later.steps and "gmail_delegate" not in seen:
+            yield (
+                ("offboarding", "later", "steps", later.steps.index("gmail_remove_delegate")),
+                "'gmail_remove_delegate' without 'gmail_delegate' in offboarding.steps has nothing to remove",
+            )
+
+
+def _check_reviews(policy: Policy) -> typing.Iterator[tuple[Loc, str]]:
+    groups = {group.okta_group: group for group in policy.access.groups}
+    for index, review in enumerate(policy.reviews):
+        group = groups.get(review.okta_group)
+        if group is None:
+            yield (
+                ("reviews", index, "okta_group"),
+                f"unknown group {review.okta_group!r} (reviews cover groups listed under access.groups)",
+            )
+        elif review.reviewers == "owners" and not group.owners:
+            yield ("reviews", index, "reviewers"), f"'owners' but {review.okta_group} has no owners"
+        role = role_name(review.reviewers)
+        if role is not None and role not in policy.roles:
+            yield ("reviews", index, "reviewers"), f"unknown role {role!r} (known: {_known(policy.roles)})"
+        if review.due_in >= review.every:
+            yield ("reviews", index, "due_in"), "must be shorter than `every` (one campaign ends before the next)"
 
 
 def _check_timing(policy: Policy) -> typing.Iterator[tuple[Loc, str]]:

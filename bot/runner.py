@@ -37,6 +37,8 @@ def start_web(
     services: Services | None = None,
 ) -> RunningWeb:
     """Migrate, start the worker (unless web-only) and serve HTTP in a background thread."""
+    for note in policy.not_carried_out():
+        log.warning("policy %s", note)
     upgrade(settings.database_url)
     services = services or build_services(settings, policy, in_process_worker=in_process_worker)
     if in_process_worker:

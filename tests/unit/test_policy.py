@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pydantic
 import pytest
+import yaml
 
 from bot.policy import PolicyError, PolicyProblem, format_path, load_policy, parse_policy
 from tests.support.shared import shared_dir
@@ -326,14 +327,15 @@ def test_the_loaded_policy_cannot_be_changed() -> None:
             id="expected-bool",
         ),
         pytest.param(
-            [("okta_clear_sessions, ", "okta_clear_session, ")],
-            "offboarding.steps[3]: unknown value 'okta_clear_session' (expected 'google_suspend', 'google_signout', "
-            "'okta_suspend', 'okta_clear_sessions', 'aws_deactivate_keys' or 'gitlab_issue')",
+            [("okta_clear_sessions,", "okta_clear_session,")],
+            "offboarding.steps[4]: unknown value 'okta_clear_session' (expected 'google_suspend', 'google_lock', "
+            "'google_signout', 'google_revoke_tokens', 'okta_suspend', 'okta_clear_sessions', 'engops_end_grants', "
+            "'aws_deactivate_keys', 'google_transfer_data', 'gmail_delegate', 'gmail_autoreply' or 'gitlab_issue')",
             id="unknown-offboarding-step",
         ),
         pytest.param(
-            [("okta_clear_sessions, ", "okta_clear_sessions, okta_suspend, ")],
-            "offboarding.steps[4]: 'okta_suspend' is listed twice",
+            [("okta_clear_sessions,", "okta_clear_sessions, okta_suspend,")],
+            "offboarding.steps[5]: 'okta_suspend' is listed twice",
             id="offboarding-step-twice",
         ),
         pytest.param(
@@ -465,7 +467,7 @@ def test_all_problems_of_the_document_are_reported_at_once_in_file_order() -> No
     assert problems(text) == [
         "teams.infrastructure.dris: expected a list, got text 'erin@example.com'",
         "access.groups[0].lifetime: unknown key 'lifetime' (allowed: okta_group, owners, approvals, max_duration, "
-        "require_duration, auto_approve)",
+        "require_duration, auto_approve, step_up)",
         "aws_keys.max_age: invalid duration '90 days': expected a number and a unit (m, h or d), like 30m, 8h or 7d",
         "escalation.ack_within: invalid duration '30x': unknown unit 'x' (use m, h or d)",
     ]
@@ -522,7 +524,8 @@ def test_empty_file() -> None:
 
 def test_document_must_be_a_mapping() -> None:
     assert problems("- org\n- roles\n") == [
-        "the policy must be a mapping with the sections org, roles, teams, channels, access, offboarding, aws_keys, "
+        "the policy must be a mapping with the sections org, roles, teams, channels, access, offboarding, reviews, "
+        "intake, aws_keys, "
         "escalation; got a list"
     ]
 
@@ -570,3 +573,58 @@ def test_format_path_quotes_keys_that_are_not_plain_names() -> None:
     assert format_path(("channels", "#infra-access-requests", "team")) == 'channels["#infra-access-requests"].team'
     assert format_path(("teams", "access management")) == 'teams["access management"]'
     assert format_path(("org", "gitlab_usernames", "frank@example.com")) == 'org.gitlab_usernames["frank@example.com"]'
+
+
+# ---------------------------------------------------------------- second-release keys (SPEC §5 example)
+
+
+def test_second_release_keys_load_with_their_values() -> None:
+    policy = load_policy(EXAMPLE_PATH)
+    assert policy.group("aws-sandbox-admins").step_up and not policy.group("zoom-users").step_up  # type: ignore[union-attr]
+    off = policy.offboarding
+    assert off.step_up and off.handover == "manager" and off.protected == ["role:it-admins"]
+    assert off.later is not None and off.later.after == timedelta(days=90)
+    assert off.later.steps == ["google_delete", "google_alias_to_handover"]
+    assert [(r.okta_group, r.reviewers, r.every, r.due_in) for r in policy.reviews] == [
+        ("aws-sandbox-admins", "owners", timedelta(days=90), timedelta(days=14)),
+        ("netsuite-finance", "manager", timedelta(days=90), timedelta(days=14)),
+    ]
+    assert policy.intake is not None and policy.intake.channels == ["#it-help"] and policy.intake.reaction == "eyes"
+
+
+def test_what_the_release_does_not_carry_out_is_said_not_hidden() -> None:
+    notes = {note.path for note in load_policy(EXAMPLE_PATH).not_carried_out()}
+    assert notes == {"access.groups[0].step_up", "offboarding.step_up", "offboarding.later", "reviews", "intake"}
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [
+        (("offboarding", "steps"), "offboarding.steps[1]", "a suspended Google user receives no new mail"),
+        (("offboarding", "handover"), "offboarding.handover", "manager"),
+        (("reviews", 0, "reviewers"), "reviews[0].reviewers", "owners, manager, role:<name>"),
+        (("reviews", 0, "okta_group"), "reviews[0].okta_group", "unknown group"),
+        (("reviews", 0, "due_in"), "reviews[0].due_in", "shorter than `every`"),
+        (("intake", "reaction"), "intake.reaction", "emoji name"),
+        (("offboarding", "later", "after"), "offboarding.later.after", "7d"),
+    ],
+)
+def test_second_release_keys_are_checked(change: tuple[str | int, ...], path: str, words: str) -> None:
+    bad: dict[tuple[str | int, ...], object] = {
+        ("offboarding", "steps"): ["google_suspend", "gmail_delegate", "gitlab_issue"],
+        ("offboarding", "handover"): "hr",
+        ("reviews", 0, "reviewers"): "everyone",
+        ("reviews", 0, "okta_group"): "no-such-group",
+        ("reviews", 0, "due_in"): "120d",
+        ("intake", "reaction"): ":eyes here:",
+        ("offboarding", "later", "after"): "three months",
+    }
+    data = yaml.safe_load(EXAMPLE)
+    node = data
+    for key in change[:-1]:
+        node = node[key]
+    node[change[-1]] = bad[change]
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(yaml.safe_dump(data))
+    found = [p for p in raised.value.problems if p.path == path]
+    assert found and words in found[0].message, [str(p) for p in raised.value.problems]
