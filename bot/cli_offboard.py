@@ -105,8 +105,10 @@ def _check(
         return "no email", None
     if not _EMAIL.fullmatch(email):
         return f"not an email address: {email[:80]!r}", None
-    if not email.endswith("@" + domain):
-        return f"{email} is not an address in {domain}", None
+    from workflows.identity import outside_domain  # the same rule as /offboard's
+
+    if outside := outside_domain(email, domain):
+        return outside.text, None
     if email in seen:
         return f"{email} repeats line {seen[email]}", None
     return None, Row(line, email, (values.get("reason") or "").strip()[:500])

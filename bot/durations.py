@@ -30,6 +30,19 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"invalid duration {text!r}: too long") from None
 
 
+def parse_optional_duration(text: str | None) -> timedelta | None:
+    """A duration as typed in a form: empty or only whitespace is no duration (no end date, SPEC §5); anything
+    else must be a valid duration (ValueError otherwise)."""
+    if text is None or not text.strip():
+        return None
+    return parse_duration(text.strip())
+
+
+def looks_like_duration(word: str) -> bool:
+    """A word meant as a duration (it starts with a digit): it must then be one, never be read as other text."""
+    return word[:1].isdigit()
+
+
 def format_duration(duration: timedelta) -> str:
     """The shortest policy spelling: `timedelta(hours=48)` -> `"2d"`, `timedelta(minutes=90)` -> `"90m"`."""
     if duration <= timedelta(0):

@@ -18,7 +18,7 @@ from bot.web import WebApp
 from bot.worker import ClientDispatcher, Dispatcher, InProcessDispatcher
 from commands.deps import Deps
 from workflows import runtime
-from workflows.runtime import Runtime
+from workflows.runtime import Patience, Runtime
 
 # Slack gives up on an ack after 3 s: on the ack path a database that does not answer within this gets a
 # "try again" (and nothing is written), instead of an ack that comes too late for a change that lands anyway.
@@ -78,6 +78,7 @@ def build_services(
     *,
     in_process_worker: bool,
     clock: Clock | None = None,
+    patience: Patience | None = None,
     **provider_overrides: Any,
 ) -> Services:
     db = Database(settings.database_url)
@@ -90,6 +91,7 @@ def build_services(
         db=db,
         slack=messenger,
         clock=clock or SystemClock(),
+        patience=patience or Patience(),
         okta=providers.okta,
         google=providers.google,
         aws=providers.aws,

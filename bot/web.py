@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 WebhookHandler = Callable[[Request], Response]
 
 MAX_BODY = 1_000_000
+MAX_TIMESTAMP_DIGITS = 12  # seconds since 1970 have 10 digits until the year 2286
 
 
 def _request_kind(body: str, content_type: str) -> str:
@@ -37,6 +38,14 @@ def _request_kind(body: str, content_type: str) -> str:
     if content_type.startswith("application/json"):
         return "event"
     return "other"
+
+
+def _well_formed(timestamp: str, signature: str) -> bool:
+    """Headers the signature check can take without raising: `int()` fails on digits like "²" and on
+    more than 4,300 of them, and `hmac.compare_digest` raises on a non-ASCII str."""
+    return (
+        timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS and signature.isascii()
+    )
 
 
 class WebApp:
@@ -104,7 +113,7 @@ class WebApp:
             return Response("malformed request body", status=400)
         signature = request.headers.get("X-Slack-Signature", "")
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        genuine = timestamp.isdigit() and self.verifier.is_valid(body, timestamp, signature)
+        genuine = _well_formed(timestamp, signature) and self.verifier.is_valid(body, timestamp, signature)
         if not genuine:
             # Refused here, before Bolt: a malformed timestamp makes Bolt's own check raise, and its error
             # handler would then answer 200 (and act on the payload's response_url) for an unsigned request.

@@ -7,9 +7,10 @@ from typing import Any
 from slack_bolt import Ack, App
 from sqlmodel import col, select
 
+from bot import permissions
 from bot.db import queries
 from bot.db.models import Grant, OktaGroupInfo, Request
-from bot.durations import parse_duration
+from bot.durations import looks_like_duration, parse_duration
 from bot.policy import Policy
 from bot.slack import cards, modals
 from bot.slack.escape import escape
@@ -18,8 +19,6 @@ from commands.interaction import metadata
 from workflows.access import revoke
 from workflows.access_form import check_access_form, duration_hint
 from workflows.approvals import NewRequest, open_request
-
-HELPDESK = "helpdesk"
 
 
 def register(app: App, deps: Deps) -> None:
@@ -33,6 +32,16 @@ def register(app: App, deps: Deps) -> None:
             return
         if first == "revoke":
             ack(text=revoke_text(deps, user, text.split(maxsplit=1)[1] if " " in text else ""))
+            return
+        with deps.db.session() as session:
+            verdict = permissions.request_access(queries.actor_of(session, user, deps.policy))
+        if not verdict.ok:
+            ack(text=verdict.message)
+            return
+        try:
+            prefill(deps.policy, text)
+        except ValueError as exc:
+            ack(text=f"{exc} Use `/access <group> <duration> <reason…>`, e.g. `/access zoom-users 8h Customer calls`.")
             return
         ack()
         deps.slack.views_open(
@@ -58,18 +67,21 @@ def register(app: App, deps: Deps) -> None:
             modals.state_value(view, "reason"),
         )
         on_behalf = modals.state_value(view, "on_behalf")
-        if on_behalf and not is_helpdesk(deps, user):
-            form.errors["on_behalf"] = "Only the help desk can request on behalf of someone else."
         if on_behalf == user:
             on_behalf = None
+        with deps.db.session() as session:
+            actor = queries.actor_of(session, user, deps.policy)
+        verdict = permissions.request_access(actor, on_behalf=bool(on_behalf))
+        if not verdict.ok:
+            field = "on_behalf" if verdict.why is permissions.Why.NOT_ALLOWED else "reason"
+            form.errors[field] = verdict.message
         if not form.ok:
             ack(response_action="errors", errors=form.errors)
             return
         assert form.group is not None
         group = form.group
         duration = form.duration
-        with deps.db.session() as session:
-            email = queries.email_of(session, user) or ""
+        email = actor.email or ""
         summary = f"Add {'a colleague' if on_behalf else 'me'} to Okta group {group.okta_group}"
         if duration:
             summary += f" for {modals.state_value(view, 'duration')}"
@@ -101,9 +113,9 @@ def register(app: App, deps: Deps) -> None:
 
 
 def is_helpdesk(deps: Deps, slack_id: str) -> bool:
+    """Whether to offer "on behalf of" (the submit asks `bot.permissions` again)."""
     with deps.db.session() as session:
-        email = queries.email_of(session, slack_id)
-        return bool(email) and HELPDESK in queries.roles_of(session, email or "")
+        return queries.actor_of(session, slack_id, deps.policy).holds(permissions.HELPDESK_ROLE)
 
 
 def descriptions(deps: Deps) -> dict[str, str]:
@@ -120,17 +132,19 @@ def group_choices(deps: Deps, query: str) -> list[dict[str, Any]]:
 
 
 def prefill(policy: Policy, text: str) -> dict[str, str | None]:
-    """`/access <group> <duration> <reason…>`: take what is recognisable, leave the rest to the form."""
+    """`/access <group> <duration> <reason…>`: take what is recognisable, leave the rest to the form. A word
+    after the group that starts with a digit is meant as the duration: it must be one (ValueError says why),
+    never moved into the reason."""
     words = text.split()
     found: dict[str, str | None] = {"group": None, "duration": None, "reason": None}
     if words and policy.group(words[0]) is not None:
         found["group"] = words.pop(0)
-    if words:
+    if words and looks_like_duration(words[0]):
         try:
             parse_duration(words[0])
-            found["duration"] = words.pop(0)
         except ValueError:
-            pass
+            raise ValueError(f"`{escape(words[0][:20])}` is not a duration: write 30m, 8h or 7d.") from None
+        found["duration"] = words.pop(0)
     if words:
         found["reason"] = " ".join(words)
     return found

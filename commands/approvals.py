@@ -12,7 +12,7 @@ from bot.slack import cards, modals
 from commands.deps import Deps
 from commands.interaction import channel_of, metadata, reply_id, request_id_from
 from workflows.access import revoke
-from workflows.approvals import Outcome, announce_change, check_can_decide, decide, retry
+from workflows.approvals import Outcome, ask_decision, check_decision, retry
 from workflows.replies import reply_later
 
 
@@ -21,16 +21,29 @@ def register(app: App, deps: Deps) -> None:
         if not outcome.ok:
             reply_later(deps.dispatcher, reply_id(body), body["user"]["id"], channel_of(body), outcome.message)
 
+    def ask(
+        body: dict[str, Any], request_id: int, *, approve: bool, reason: str | None, channel: str | None
+    ) -> Outcome:
+        """Refused now from the stored state, or handed to the workflow that checks again live and records it."""
+        return ask_decision(
+            deps.db,
+            deps.dispatcher,
+            request_id,
+            body["user"]["id"],
+            approve=approve,
+            reason=reason,
+            channel=channel,
+            click_id=reply_id(body),
+            now=deps.clock.now(),
+        )
+
     @app.action(cards.APPROVE)
     def approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         request_id = request_id_from(action)
         if request_id is None:
             return
-        outcome = decide(deps.db, request_id, body["user"]["id"], approve=True, reason=None, now=deps.clock.now())
-        if outcome.ok and outcome.version is not None:
-            announce_change(deps.dispatcher, request_id, outcome.version)
-        answer(body, outcome)
+        answer(body, ask(body, request_id, approve=True, reason=None, channel=channel_of(body)))
 
     @app.action(cards.DENY)
     def deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -38,7 +51,7 @@ def register(app: App, deps: Deps) -> None:
         request_id = request_id_from(action)
         if request_id is None:
             return
-        outcome = check_can_decide(deps.db, request_id, body["user"]["id"])
+        outcome = check_decision(deps.db, request_id, body["user"]["id"], deps.clock.now())
         if not outcome.ok:
             answer(body, outcome)
             return
@@ -55,13 +68,14 @@ def register(app: App, deps: Deps) -> None:
         if not isinstance(request_id, int):
             ack(response_action="errors", errors={"reason": "This form is out of date; click Deny again."})
             return
-        outcome = decide(deps.db, request_id, body["user"]["id"], approve=False, reason=reason, now=deps.clock.now())
+        channel = meta.get("channel_id")
+        outcome = ask(
+            body, request_id, approve=False, reason=reason, channel=channel if isinstance(channel, str) else None
+        )
         if not outcome.ok:
             ack(response_action="errors", errors={"reason": outcome.message[:150]})
             return
         ack()
-        assert outcome.version is not None
-        announce_change(deps.dispatcher, request_id, outcome.version)
 
     @app.action(cards.RETRY)
     def retry_failed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

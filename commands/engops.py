@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import permissions
 from bot.db import queries
 from bot.slack import cards
 from bot.slack.escape import escape
@@ -47,9 +48,13 @@ def status(deps: Deps, user: str, ref: str) -> dict[str, Any]:
         return {"text": "Which request? Use `/engops status REQ-12`."}
     with deps.db.session() as session:
         found = queries.request_with_steps(session, request_id)
-        if found is None or not queries.involved(session, found[0], user):
-            return {"text": f"REQ-{request_id} does not exist or is not one of yours."}
+        hidden = f"REQ-{request_id} does not exist or is not one of yours."  # the same words: no existence oracle
+        if found is None:
+            return {"text": hidden}
         req, steps = found
+        actor = queries.actor_of(session, user, deps.policy)
+        if not permissions.view_request(actor, queries.facts_of(session, req, deps.policy)).ok:
+            return {"text": hidden}
         return {"text": cards.request_text(req), "blocks": cards.request_blocks(req, steps)}
 
 

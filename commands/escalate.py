@@ -6,8 +6,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import permissions
 from bot.db import queries
-from bot.policy import ADMIN_ROLE
 from bot.slack import triage_views
 from bot.slack.escape import mention
 from commands.deps import Deps
@@ -16,17 +16,14 @@ from commands.it_request import request_modal, submit
 from workflows.escalation import acknowledge, show_permalink
 from workflows.replies import reply_later
 
-ESCALATING_ROLES = ("helpdesk", ADMIN_ROLE)
-REFUSED = "Only the help desk (and IT admins) can escalate to EngOps. To ask EngOps for something yourself, use `/it`."
-
 
 def register(app: App, deps: Deps) -> None:
     @app.shortcut("escalate_message")
     def escalate_message(ack: Ack, shortcut: dict[str, Any]) -> None:
         ack()
         user = shortcut["user"]["id"]
-        if not may_escalate(deps, user):
-            deps.slack.views_open(trigger_id=shortcut["trigger_id"], view=triage_views.refused_modal(REFUSED))
+        if not (verdict := may_escalate(deps, user)).ok:
+            deps.slack.views_open(trigger_id=shortcut["trigger_id"], view=triage_views.refused_modal(verdict.message))
             return
         message = shortcut.get("message") or {}
         channel = shortcut.get("channel") or {}
@@ -48,8 +45,8 @@ def register(app: App, deps: Deps) -> None:
     @app.command("/escalate")
     def escalate(ack: Ack, command: dict[str, Any]) -> None:
         user = command["user_id"]
-        if not may_escalate(deps, user):
-            ack(text=REFUSED)
+        if not (verdict := may_escalate(deps, user)).ok:
+            ack(text=verdict.message)
             return
         ack()
         text = command.get("text") or ""
@@ -61,8 +58,8 @@ def register(app: App, deps: Deps) -> None:
 
     @app.view(triage_views.ESCALATION_CALLBACK)
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        if not may_escalate(deps, body["user"]["id"]):
-            ack(response_action="errors", errors={"summary": REFUSED[:150]})
+        if not (verdict := may_escalate(deps, body["user"]["id"])).ok:
+            ack(response_action="errors", errors={"summary": verdict.message[:150]})
             return
         submit(deps, ack, body, view, "escalation")
 
@@ -79,10 +76,9 @@ def register(app: App, deps: Deps) -> None:
             reply_later(deps.dispatcher, reply_id(body), body["user"]["id"], channel_of(body), outcome.message)
 
 
-def may_escalate(deps: Deps, slack_id: str) -> bool:
+def may_escalate(deps: Deps, slack_id: str) -> permissions.Verdict:
     with deps.db.session() as session:
-        email = queries.email_of(session, slack_id)
-        return bool(email) and bool(queries.roles_of(session, email or "") & set(ESCALATING_ROLES))
+        return permissions.escalate(queries.actor_of(session, slack_id, deps.policy))
 
 
 def _first_url(text: str) -> str:

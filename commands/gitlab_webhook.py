@@ -17,8 +17,9 @@ def make_handler(secret: str | None, sink: EventSink) -> Callable[[Request], Res
     expected = (secret or "").encode()
 
     def handle(request: Request) -> Response:
-        given = request.headers.get("X-Gitlab-Token", "").encode()
-        # compare_digest runs in time independent of where the strings differ.
+        # The header's own bytes (WSGI gives them as latin-1), compared as bytes: compare_digest runs in
+        # time independent of where they differ, and raises on a non-ASCII str.
+        given = request.headers.get("X-Gitlab-Token", "").encode("latin-1", "replace")
         if not expected or not hmac.compare_digest(given, expected):
             return Response("unauthorized", status=401)
         event = request.headers.get("X-Gitlab-Event", "")

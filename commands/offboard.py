@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import permissions
 from bot.db import queries
 from bot.slack import modals
 from bot.slack.escape import escape
@@ -14,7 +15,8 @@ from bot.slack.offboarding_views import MAX_PREVIEW_PEOPLE, PREVIEW_CALLBACK, RE
 from commands.deps import Deps
 from commands.interaction import channel_of, metadata, reply_id, request_id_from
 from workflows.approvals import open_request
-from workflows.offboarding import approvers_label, claim_undo, may_offboard, new_request, refusal_text, start_preview
+from workflows.identity import outside_domain
+from workflows.offboarding import approvers_label, claim_undo, new_request, refusal_text, start_preview
 from workflows.replies import reply_later
 
 USAGE = (
@@ -45,17 +47,19 @@ def parse_targets(text: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(targets)), unreadable
 
 
-def caller(deps: Deps, slack_id: str) -> tuple[str | None, set[str]]:
-    """The caller's email and roles, from the person / role_member caches (no Slack call before the ack)."""
+def allowed_to_offboard(deps: Deps, slack_id: str) -> tuple[str | None, str | None]:
+    """The caller's email, and why they may not offboard, from the caches (no Slack call before the ack). A role
+    the cache does not confirm is not a refusal: the preview and the plan check it live."""
     with deps.db.session() as session:
-        email = queries.email_of(session, slack_id)
-        return email, queries.roles_of(session, email) if email else set()
+        actor = queries.actor_of(session, slack_id, deps.policy)
+    verdict = permissions.offboard(actor, deps.policy.offboarding.allowed)
+    return actor.email, None if verdict.ok or verdict.check_live else verdict.message
 
 
 def command_problem(deps: Deps, user: str, targets: list[str], unreadable: list[str]) -> str | None:
-    email, roles = caller(deps, user)
-    if not may_offboard(deps.policy, email, roles):
-        return refusal_text(deps.policy)
+    email, refused = allowed_to_offboard(deps, user)
+    if refused:
+        return refused
     if unreadable:
         words = ", ".join(f"`{escape(w[:60])}`" for w in unreadable[:5])
         return f"I can't tell who {words} is: mention people (@name) or give their email addresses."
@@ -68,6 +72,12 @@ def command_problem(deps: Deps, user: str, targets: list[str], unreadable: list[
         )
     if f"@{user}" in targets or (email and email.lower() in targets):
         return "You cannot offboard yourself."
+    outside = [o for t in targets if not t.startswith("@") and (o := outside_domain(t, deps.policy.org.email_domain))]
+    if outside:
+        return (
+            "; ".join(escape(o.text) for o in outside[:5])
+            + f". Only people of {deps.policy.org.email_domain} can be offboarded; nothing was started."
+        )
     return None
 
 
@@ -94,12 +104,12 @@ def register(app: App, deps: Deps) -> None:
             ack()
             return
         reason = (modals.state_value(view, REASON_BLOCK) or "").strip()
-        email, roles = caller(deps, user)
+        email, refused = allowed_to_offboard(deps, user)
         error = None
         if not reason:
             error = "Say why these people are being offboarded."
-        elif not may_offboard(deps.policy, email, roles):
-            error = refusal_text(deps.policy)
+        elif refused:
+            error = refused
         elif email and email.lower() in emails:
             error = "You cannot offboard yourself."
         if error or not email:

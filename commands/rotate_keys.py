@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import permissions
 from bot.db import queries
 from bot.slack import key_views, modals
 from bot.slack.escape import escape
@@ -21,6 +22,12 @@ _IAM_USER = re.compile(r"[\w+=,.@-]{1,64}")
 
 
 def register(app: App, deps: Deps) -> None:
+    def refusal(user: str) -> str | None:
+        """SPEC §6.2: nobody being or been offboarded rotates keys (suspension is checked by the plan)."""
+        with deps.db.session() as session:
+            verdict = permissions.rotate_keys(queries.actor_of(session, user, deps.policy))
+        return None if verdict.ok else verdict.message
+
     def open_preview(user: str, target: str, trigger_id: str, channel_id: str | None) -> None:
         opened = deps.slack.views_open(trigger_id=trigger_id, view=key_views.loading_modal(target))
         view_id = str(opened["view"]["id"])
@@ -35,6 +42,10 @@ def register(app: App, deps: Deps) -> None:
                 text=f"`{escape(target[:80])}` is not an IAM user name. Use `/rotate-keys` for your own keys, or "
                 f"`/rotate-keys <service-user>` for a service user ({known})."
             )
+            return
+        refused = refusal(command["user_id"])
+        if refused:
+            ack(text=refused)
             return
         ack()
         open_preview(command["user_id"], target, command["trigger_id"], command.get("channel_id"))
@@ -72,9 +83,15 @@ def register(app: App, deps: Deps) -> None:
         if not iam_user:
             ack()  # the lookup has not finished, or nothing can be rotated: the modal says so
             return
-        service = deps.policy.aws_keys.service_users.get(iam_user) if meta.get("service") else None
+        # Decided by the name, never by what the view says: a service user always needs its owners (SPEC §6.3).
+        steps = permissions.rotation_steps(iam_user, deps.policy.aws_keys.service_users)
+        service = deps.policy.aws_keys.service_users.get(iam_user) if steps else None
         reason = (modals.state_value(view, "reason") or "").strip()
-        if service is not None and not reason:
+        refused = refusal(user)
+        if refused:
+            ack(response_action="update", view=modals.done_modal("Not rotated", escape(refused)))
+            return
+        if service is not None and meta.get("service") and not reason:  # the view asked for a reason
             ack(response_action="errors", errors={"reason": "Say why, for the owners who approve."})
             return
         with deps.db.session() as session:
@@ -89,7 +106,7 @@ def register(app: App, deps: Deps) -> None:
                 requester_email=email,
                 summary=f"Rotate the AWS access keys of {kind} {iam_user}",
                 reason=reason or "Routine rotation",
-                step_specs=["owners"] if service else [],
+                step_specs=steps,
                 details={
                     "iam_user": iam_user,
                     "service_user": service is not None,

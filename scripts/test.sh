@@ -12,7 +12,21 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy bot workflows commands
-for backend in ${ENGOPS_TEST_BACKENDS:-sqlite postgresql}; do
-  echo "== test suite on $backend"
-  ENGOPS_TEST_DB=$backend .venv/bin/pytest "$@"
+# The two backends run side by side (each test waits on the bot far more than it computes); each one's output is
+# shown whole when it ends, and the run fails if either does.
+backends=(${ENGOPS_TEST_BACKENDS:-sqlite postgresql})
+logs=$(mktemp -d)
+echo "== test suites on ${backends[*]}, side by side (live output: $logs/<backend>.log)"
+pids=()
+for backend in "${backends[@]}"; do
+  ENGOPS_TEST_DB=$backend .venv/bin/pytest "$@" >"$logs/$backend.log" 2>&1 &
+  pids+=($!)
 done
+status=0
+for i in "${!backends[@]}"; do
+  wait "${pids[$i]}" || status=1
+  echo "== test suite on ${backends[$i]}"
+  cat "$logs/${backends[$i]}.log"
+done
+rm -rf "$logs"
+exit $status

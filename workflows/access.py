@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot import audit
+from bot import audit, permissions
+from bot.db import queries
 from bot.db.engine import Database, take_turns
 from bot.db.models import Grant, Person, Request
 from bot.durations import describe_duration, describe_until
@@ -17,7 +18,7 @@ from bot.providers.errors import ProviderError
 from bot.slack import cards
 from bot.worker import Dispatcher
 from workflows import people, runtime
-from workflows.approvals import Outcome, notify_requester, people_with_role, refresh_cards
+from workflows.approvals import Outcome, notify_requester, refresh_cards
 from workflows.durable import durable, step
 from workflows.handover import deliver, promise
 from workflows.kinds import PlanError, register_kind
@@ -49,10 +50,11 @@ class AccessKind:
         okta = runtime.current().require_okta()
         subject, group_name = _subject(req), _group(req)
         user = okta.get_user(subject)
-        if user is None:
-            raise PlanError(f"{subject} has no Okta account.")
-        if user.status not in ("ACTIVE", "PASSWORD_EXPIRED", "RECOVERY", "LOCKED_OUT"):
-            raise PlanError(f"{subject}'s Okta account is {user.status}.")
+        with runtime.current().db.session() as session:
+            offboarding = queries.offboarding_state_of(session, subject)
+        verdict = permissions.access_for(subject, okta_status=user.status if user else None, offboarding=offboarding)
+        if not verdict.ok or user is None:
+            raise PlanError(verdict.message.rstrip("."))
         group = okta.get_group_by_name(group_name)
         if group is None:
             raise PlanError(f"the Okta group {group_name} does not exist.")
@@ -195,17 +197,15 @@ class RevokeTarget:
 
 
 def revoke(db: Database, dispatcher: Dispatcher, grant: Grant, clicker: str, reason: str, now: datetime) -> Outcome:
-    """Start ending a grant now; the requester, the group's owners and it-admins may."""
+    """Start ending a grant now (who may: `bot.permissions.revoke_grant`)."""
     with db.session() as session:
         req = session.get(Request, grant.request_id)
         assert req is not None
-        person = session.get(Person, clicker)
-        email = person.email if person else ""
-        allowed = clicker in (req.requester_slack_id, grant.user_slack_id) or email in (
-            [str(o) for o in req.details.get("owners", [])] + sorted(people_with_role(session, "it-admins"))
-        )
-        if not allowed:
-            return Outcome(False, f"Only the requester, the group's owners or IT admins can revoke {req.ref}.")
+        actor = queries.actor_of(session, clicker, runtime.current().policy)
+        email = actor.email or ""
+        verdict = permissions.revoke_grant(actor, permissions.request_facts(req, []), grant.user_slack_id)
+        if not verdict.ok:
+            return Outcome(False, verdict.message)
         moved = session.execute(
             update(Grant)
             .where(col(Grant.id) == grant.id, col(Grant.status) == "active")
@@ -351,6 +351,8 @@ def warn_grants(now: datetime) -> list[Job]:
                 )
             )
             for grant in due:
+                if not _warning_due(grant, ahead, now):
+                    continue
                 setattr(grant, flag, True)
                 if flag == "warned_hour":
                     grant.warned_day = True  # no day warning after the hour one
@@ -363,6 +365,13 @@ def warn_grants(now: datetime) -> list[Job]:
                 # promised with the mark: a sweep killed before it starts the job leaves it to the next one
                 jobs.append(promise(session, "warn_grant", f"warn-{grant.id}-{flag}", grant.request_id, text))
     return jobs
+
+
+def _warning_due(grant: Grant, ahead: timedelta, now: datetime) -> bool:
+    """A warning `ahead` of the end, for a grant that is longer than that and has not ended yet."""
+    assert grant.expires_at is not None
+    longer = grant.granted_at is None or grant.expires_at - grant.granted_at > ahead
+    return longer and grant.expires_at > now
 
 
 @durable("warn_grant")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.durations import describe_duration, format_duration, parse_duration
+from bot.durations import describe_duration, format_duration, parse_optional_duration
 from bot.policy import AccessGroup, Policy
 
 
@@ -32,12 +32,10 @@ def check_access_form(
             f"'{name[:60]}' is not a group you can request here." if name else "Choose an Okta group."
         )
     form.group = group
-    text = (duration_text or "").strip()
-    if text:
-        try:
-            form.duration = parse_duration(text)
-        except ValueError:
-            form.errors["duration"] = "Write a duration like 30m, 8h or 7d."
+    try:
+        form.duration = parse_optional_duration(duration_text)
+    except ValueError:
+        form.errors["duration"] = "Write a duration like 30m, 8h or 7d."
     if group is not None:
         limit = policy.group_max_duration(group)
         if form.duration is None and group.require_duration and "duration" not in form.errors:

@@ -1,8 +1,10 @@
 """The approval engine shared by every automated request (SPEC §6.1).
 
-Handlers call `open_request` and `decide` (database only, safe before the ack); everything that
-talks to Slack or a provider runs in the durable workflows below. Decisions are compare-and-set
-on the step row and the request's version, so concurrent clicks give exactly one decision.
+Handlers call `open_request` and `ask_decision` (database only, safe before the ack); everything that
+talks to Slack or a provider runs in the durable workflows below. Who may decide is `bot.permissions`;
+a click is checked again in the `decide_request` workflow against the step's approvers resolved live,
+then recorded by compare-and-set on the step row and the request's version, so concurrent clicks give
+exactly one decision.
 """
 
 from __future__ import annotations
@@ -12,20 +14,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dbos._error import DBOSMaxStepRetriesExceeded  # not re-exported by dbos 3.4 (pinned)
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot import audit
+from bot import audit, permissions
+from bot.db import queries
 from bot.db.engine import Database
-from bot.db.models import ApprovalStep, CardCopy, Person, Request
+from bot.db.models import ApprovalStep, AuditEntry, CardCopy, Request
 from bot.db.queries import request_with_steps
 from bot.policy import ADMIN_ROLE, role_name
-from bot.providers.errors import ProviderError
+from bot.providers.errors import ProviderError, TransientError
 from bot.slack import cards
 from bot.slack.escape import escape
 from bot.worker import Dispatcher
 from workflows import people, runtime
-from workflows.durable import durable, enqueue, step
+from workflows.durable import Unanswered, durable, enqueue, patiently, step
 from workflows.handover import deliver, promise
 from workflows.kinds import PlanError, kind_of
 from workflows.runtime import NotConfiguredError
@@ -86,61 +91,119 @@ class Outcome:
     version: int | None = None
 
 
-def _stale_message(req: Request) -> str:
-    if req.status == "submitted":
-        return f"{req.ref} is still being prepared; try again in a moment."
-    who = req.decided_by_email or "someone"
-    at = req.decided_at.strftime("%H:%M UTC") if req.decided_at else ""
-    verbs = {
-        "approved": "approved",
-        "running": "approved",
-        "done": "approved and done",
-        "denied": "denied",
-        "failed": "approved (it then failed)",
-        "partly_failed": "approved (it then partly failed)",
-    }
-    if req.status in verbs:
-        return f"{req.ref} was already {verbs[req.status]} by {who} at {at}; nothing changed.".replace(" at ;", ";")
-    return f"{req.ref} is no longer waiting for approval ({cards.status_label(req.status)}); nothing changed."
-
-
 def _current_step(steps: list[ApprovalStep]) -> ApprovalStep | None:
     return next((s for s in steps if s.status == "pending"), None)
 
 
-def _clicker_email(session: Session, slack_id: str, step: ApprovalStep) -> str:
-    if slack_id in step.approver_slack_ids:
-        return step.approver_emails[step.approver_slack_ids.index(slack_id)]
-    person = session.get(Person, slack_id)
-    return person.email if person else slack_id
-
-
-def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason: str | None, now: datetime) -> Outcome:
-    """Record one approver's decision on the current step, or say why it changes nothing."""
+def check_decision(db: Database, request_id: int, clicker: str, now: datetime) -> Outcome:
+    """The listener's answer to Approve / Deny from the stored state (no provider call before the ack): a
+    refusal, or ok (the decide workflow then checks again, live, and records it)."""
     with db.session() as session:
         found = request_with_steps(session, request_id)
         if found is None:
             return Outcome(False, f"REQ-{request_id} does not exist.")
         req, steps = found
-        if req.status != "pending":
-            return Outcome(False, _stale_message(req))
+        policy = runtime.current().policy
+        facts = permissions.request_facts(req, steps)
+        verdict = permissions.decide(queries.actor_of(session, clicker, policy), facts, now)
+        current = facts.current
+        if verdict.why is permissions.Why.NOT_APPROVER and current and permissions.resolved_live(current.spec):
+            return Outcome(True, "", req.version)  # e.g. a new manager: the decide workflow resolves the step again
+        return Outcome(verdict.ok, verdict.message, req.version)
+
+
+def ask_decision(
+    db: Database,
+    dispatcher: Dispatcher,
+    request_id: int,
+    clicker: str,
+    *,
+    approve: bool,
+    reason: str | None,
+    channel: str | None,
+    click_id: str,
+    now: datetime,
+) -> Outcome:
+    """Approve / Deny: refuse from the stored state, or promise the decide workflow that resolves the step's
+    approvers again (SPEC §6.1: a changed manager or a removed role holder no longer counts) and records it.
+    The click itself records nothing; `click_id` makes a repeated delivery the same workflow."""
+    early = check_decision(db, request_id, clicker, now)
+    if not early.ok:
+        return early
+    with db.session() as session:
+        job = promise(
+            session,
+            "decide_request",
+            f"decide-{request_id}-{click_id}",
+            request_id,
+            clicker,
+            approve,
+            reason,
+            channel,
+            click_id,
+        )
+    deliver(dispatcher, job)
+    return Outcome(True, "")
+
+
+@step(retries_allowed=True, max_attempts=3, interval_seconds=1.0)
+def _live_approvers(request_id: int, clicker: str) -> dict[str, Any] | str:
+    """Resolve the current step again (Okta manager, role holders) and who the clicker is (their email, into the
+    person cache); what cannot be looked up is said."""
+    try:
+        people.email_of(clicker)
+    except (LookupError, SlackApiError):
+        return f"I could not find your email address in Slack, so your click on REQ-{request_id} changed nothing."
+    req, steps = _load(request_id)
+    facts = permissions.request_facts(req, steps)
+    current = _current_step(steps)
+    if req.status != "pending" or current is None:
+        return {"position": -1, "approvers": [], "admins": {}}
+    try:
+        admins = people.role_holders(ADMIN_ROLE)
+        resolved = approvers_for(current.spec.split(" → ")[0], req)
+    except (ProviderError, NotConfiguredError) as exc:
+        which = exc.provider.capitalize() if isinstance(exc, ProviderError) else "A provider"
+        return (
+            f"{which} did not answer, so I could not check that you are still an approver of {req.ref}; "
+            "nothing changed. Try again in a moment."
+        )
+    excluded = permissions.not_approvers(facts)
+    approvers, _ = permissions.step_approvers(resolved, excluded, admins)
+    if current.escalated:
+        approvers += [a for a in admins if a not in approvers and a not in excluded]
+    return {
+        "position": current.position,
+        "approvers": approvers,
+        "admins": {a: people.slack_id_of(a) or "" for a in admins},
+    }
+
+
+@step()
+def _record_decision(
+    request_id: int, clicker: str, approve: bool, reason: str | None, live: dict[str, Any], click_id: str
+) -> tuple[bool, str, int | None]:
+    """Check the click against the live approvers and record it (compare-and-set on the step row and the request
+    version). Returns (recorded, what to tell the clicker, the new version)."""
+    rt = runtime.current()
+    now = rt.clock.now()
+    with rt.db.session() as session:
+        found = request_with_steps(session, request_id)
+        if found is None:
+            return False, f"REQ-{request_id} does not exist.", None
+        req, steps = found
+        if _recorded_click(session, request_id, click_id):  # this step ran before and committed: same answer
+            return True, "", req.version
+        facts = permissions.request_facts(req, steps)
         current = _current_step(steps)
-        if current is None:
-            return Outcome(False, _stale_message(req))
-        own = {req.requester_slack_id}
-        person = session.get(Person, clicker)
-        if clicker in own or (person and person.email in (req.requester_email, req.subject_email)):
-            return Outcome(
-                False, f"You cannot approve or deny your own request ({req.ref}), not even as an owner or admin."
-            )
-        if clicker not in current.approver_slack_ids:
-            waiting = ", ".join(current.approver_emails) or "nobody"
-            return Outcome(
-                False,
-                f"You are not an approver of the current step of {req.ref} "
-                f"({current.spec}: {waiting}); nothing changed.",
-            )
-        email = _clicker_email(session, clicker, current)
+        if current is not None and current.position != live["position"] and req.status == "pending":
+            return False, f"{req.ref} moved on while your click was checked; nothing changed. See its card.", None
+        actor = queries.actor_of(session, clicker, rt.policy)
+        verdict = permissions.decide(actor, facts, now, approvers=live["approvers"])
+        if not verdict.ok:
+            return False, verdict.message, None
+        assert current is not None
+        email = (actor.email or clicker).lower()
         claimed = session.execute(
             update(ApprovalStep)
             .where(col(ApprovalStep.id) == current.id, col(ApprovalStep.status) == "pending")
@@ -153,9 +216,7 @@ def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
-            with db.session() as fresh:
-                again = fresh.get(Request, request_id)
-                return Outcome(False, _stale_message(again) if again else "Request not found.")
+            return False, f"Someone else acted on {req.ref} at the same moment; nothing changed.", None
         following = [s for s in steps if s.position > current.position]
         version = req.version + 1  # ORM updates below refresh `req` in place: read it first
         values: dict[str, Any] = {
@@ -168,8 +229,7 @@ def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason
         if not approve:
             values.update(status="denied", deny_reason=reason)
         elif following:
-            nxt = following[0]
-            session.execute(update(ApprovalStep).where(col(ApprovalStep.id) == nxt.id).values(status="pending"))
+            _open_next(session, following[0], permissions.not_approvers(facts) | {email}, live["admins"])
             values.update(_timers(now))
         else:
             values.update(status="approved", remind_at=None, escalate_at=None, expires_at=None)
@@ -178,18 +238,56 @@ def decide(db: Database, request_id: int, clicker: str, *, approve: bool, reason
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
-            return Outcome(False, "Someone else acted on this request at the same moment; nothing changed.")
+            return False, "Someone else acted on this request at the same moment; nothing changed.", None
         audit.append(
             session,
             actor=email,
             action="request.approved_step" if approve else "request.denied",
             subject=req.subject_email or req.requester_email,
             request_id=request_id,
-            detail={"step": current.spec, "position": current.position, "reason": reason},
+            detail={"step": current.spec, "position": current.position, "reason": reason, "click": click_id},
         )
         promise(session, *change_job(request_id, version))
-    verb = "Approved" if approve else "Denied"
-    return Outcome(True, f"{verb} {req.ref}.", version)
+    return True, f"{'Approved' if approve else 'Denied'} {req.ref}.", version
+
+
+def _recorded_click(session: Session, request_id: int, click_id: str) -> bool:
+    query = select(AuditEntry.detail).where(
+        AuditEntry.request_id == request_id,
+        col(AuditEntry.action).in_(("request.approved_step", "request.denied")),
+    )
+    return any(detail.get("click") == click_id for detail in session.exec(query))
+
+
+def _open_next(session: Session, nxt: ApprovalStep, excluded: set[str], admins: dict[str, str]) -> None:
+    """The next step waits now; whoever decided an earlier step is not among its approvers (SPEC §6.1), and a
+    step left without approvers falls back to role:it-admins."""
+    known = dict(zip(nxt.approver_emails, nxt.approver_slack_ids, strict=False))
+    emails, fell_back = permissions.step_approvers(nxt.approver_emails, excluded, admins)
+    values: dict[str, Any] = {
+        "status": "pending",
+        "approver_emails": emails,
+        "approver_slack_ids": [known.get(e) or admins.get(e, "") for e in emails],
+    }
+    if fell_back and ADMIN_ROLE not in nxt.spec:
+        values["spec"] = f"{nxt.spec} → {ADMIN_ROLE}"
+    session.execute(update(ApprovalStep).where(col(ApprovalStep.id) == nxt.id).values(**values))
+
+
+@durable("decide_request")
+def decide_request(
+    request_id: int, clicker: str, approve: bool, reason: str | None, channel: str | None, click_id: str
+) -> None:
+    """One Approve / Deny click, checked again at click time and recorded once."""
+    live = _live_approvers(request_id, clicker)
+    if isinstance(live, str):
+        recorded, message, version = False, live, None
+    else:
+        recorded, message, version = _record_decision(request_id, clicker, approve, reason, live, click_id)
+    if recorded and version is not None:
+        enqueue(*change_job(request_id, version))  # promised with the decision; started now
+    elif not recorded:
+        enqueue("reply", f"reply-{click_id}", clicker, channel, message)
 
 
 def _timers(now: datetime) -> dict[str, Any]:
@@ -202,22 +300,16 @@ def change_job(request_id: int, version: int) -> tuple[str, str, int, int]:
     return ("request_changed", f"changed-{request_id}-v{version}", request_id, version)
 
 
-def announce_change(dispatcher: Dispatcher, request_id: int, version: int) -> None:
-    """Send the change job (a state change made in a transaction has `promise`d it there, for the sweep)."""
-    workflow, workflow_id, *args = change_job(request_id, version)
-    dispatcher.enqueue(workflow, workflow_id, *args)
-
-
 def retry(db: Database, dispatcher: Dispatcher, request_id: int, clicker: str, now: datetime) -> Outcome:
     """Retry failed steps: the requester or it-admins, on a failed or partly failed request."""
     with db.session() as session:
         req = session.get(Request, request_id)
         if req is None:
             return Outcome(False, f"REQ-{request_id} does not exist.")
-        person = session.get(Person, clicker)
-        admins = people_with_role(session, ADMIN_ROLE)
-        if clicker != req.requester_slack_id and not (person and person.email in admins):
-            return Outcome(False, f"Only the requester or an IT admin can retry {req.ref}.")
+        actor = queries.actor_of(session, clicker, runtime.current().policy)
+        verdict = permissions.retry(actor, permissions.request_facts(req, []))
+        if not verdict.ok:
+            return Outcome(False, verdict.message)
         # Never executed: it failed before anyone approved it (its plan could not be made). Retrying it means
         # planning it again and asking its approvers — never running it unapproved.
         replan = req.attempt == 0
@@ -235,10 +327,9 @@ def retry(db: Database, dispatcher: Dispatcher, request_id: int, clicker: str, n
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return Outcome(False, f"{req.ref} has nothing to retry ({cards.status_label(req.status)}).")
-        actor = person.email if person else clicker
         audit.append(
             session,
-            actor=actor,
+            actor=actor.email or clicker,
             action="request.retry",
             request_id=request_id,
             detail={"attempt": attempt, "replan": replan},
@@ -255,12 +346,6 @@ def retry(db: Database, dispatcher: Dispatcher, request_id: int, clicker: str, n
     if replan:
         return Outcome(True, f"Planning {req.ref} again; then it goes to its approvers.", version)
     return Outcome(True, f"Retrying the failed steps of {req.ref}.", version)
-
-
-def people_with_role(session: Session, role: str) -> set[str]:
-    from bot.db.models import RoleMember
-
-    return set(session.exec(select(RoleMember.email).where(RoleMember.role == role)))
 
 
 # --- workflows ------------------------------------------------------------------------------
@@ -286,16 +371,18 @@ def _resolve_requester(request_id: int) -> None:
 
 
 @step()
-def _plan(request_id: int) -> list[str] | str:
-    """The dry-run plan, or the reason it cannot be done (a provider that did not answer is one: the
-    request must end failed, not stay "submitted" behind a crashed workflow)."""
+def _plan(request_id: int) -> list[str] | str | Unanswered:
+    """The dry-run plan; or the reason it cannot be done; or `Unanswered` when a provider did not answer, which
+    the workflow asks again after a pause (a request must not fail on a provider's passing blip)."""
     req, _ = _load(request_id)
     try:
         return kind_of(req).plan(req)
     except PlanError as exc:
         return str(exc)
+    except TransientError as exc:
+        return Unanswered(f"{exc.provider.capitalize()} did not answer while the plan was made ({exc.message})")
     except ProviderError as exc:
-        return f"{exc.provider.capitalize()} did not answer while the plan was made ({exc.message})"
+        return f"{exc.provider.capitalize()} refused a lookup while the plan was made ({exc.message})"
     except NotConfiguredError as exc:
         return str(exc)
 
@@ -313,27 +400,18 @@ def approvers_for(spec: str, req: Request) -> list[str]:
     return [spec.lower()]
 
 
-def _not_approvers(req: Request) -> set[str]:
-    """The requester and whoever the request acts on (a bulk request's `details["subjects"]`)."""
-    subjects = {str(e).lower() for e in req.details.get("subjects", [])}
-    return {req.requester_email.lower(), (req.subject_email or req.requester_email).lower()} | subjects
-
-
 @step(retries_allowed=True, max_attempts=5, interval_seconds=1.0)
 def _resolve_steps(request_id: int) -> None:
     """Approver rows for each step; the requester and the subject are never their own approvers."""
     req, existing = _load(request_id)
     if existing:
         return
-    excluded = _not_approvers(req)
+    excluded = permissions.not_approvers(permissions.request_facts(req, []))
+    admins = people.role_holders(ADMIN_ROLE)
     rows = []
     for position, spec in enumerate(req.details.get("step_specs", [])):
-        emails = [e for e in approvers_for(spec, req) if e not in excluded]
-        fallback = False
-        if not emails:
-            # e.g. the requester is the only owner, or no manager is on file: IT admins decide.
-            emails = [e for e in people.role_holders(ADMIN_ROLE) if e not in excluded]
-            fallback = True
+        # e.g. the requester is the only owner, or no manager is on file: IT admins decide.
+        emails, fallback = permissions.step_approvers(approvers_for(spec, req), excluded, admins)
         slack_ids = [people.slack_id_of(e) or "" for e in emails]
         rows.append(
             ApprovalStep(
@@ -408,21 +486,30 @@ def _fail_submission(request_id: int, why: str) -> None:
 
 @durable("submit_request")
 def submit_request(request_id: int, again: bool = False) -> None:
-    """`again`: Retry on a request whose plan failed; its cards exist already and show the failure."""
-    _resolve_requester(request_id)
-    plan = _plan(request_id)
-    if isinstance(plan, str):
-        _fail_submission(request_id, plan)
+    """`again`: Retry on a request whose plan failed; its cards exist already and show the failure.
+
+    Every request either reaches its approvers or ends failed with the requester told: a provider that does not
+    answer is waited out (`Runtime.patience`), and what still cannot be looked up fails the request."""
+    plan: list[str] | str | Unanswered
+    try:
+        _resolve_requester(request_id)
+        plan = patiently(lambda: _plan(request_id), runtime.current().patience.pauses)
+        if isinstance(plan, list):
+            _resolve_steps(request_id)
+    except DBOSMaxStepRetriesExceeded as exc:
+        plan = f"the people it involves could not be looked up ({_last_error(exc)})"
+    if not isinstance(plan, list):
+        why = plan.why if isinstance(plan, Unanswered) else str(plan)
+        _fail_submission(request_id, why)
         _post_cards(request_id)  # the requester's card shows the failure and Retry failed steps
         if again:
             _refresh_cards(request_id)
         _notify_requester(
             request_id,
-            f"Your request REQ-{request_id} cannot be done: {plan.rstrip('.')}. Nothing was changed; once that is "
+            f"Your request REQ-{request_id} cannot be done: {why.rstrip('.')}. Nothing was changed; once that is "
             "fixed, Retry failed steps on its card plans it again.",
         )
         return
-    _resolve_steps(request_id)
     status = _open_for_approval(request_id, plan)
     _post_cards(request_id)
     if again:
@@ -431,6 +518,13 @@ def submit_request(request_id: int, again: bool = False) -> None:
         _start_execution(request_id)
     else:
         _notify_requester(request_id, f"Your request REQ-{request_id} was submitted and waits for approval.")
+
+
+def _last_error(exc: DBOSMaxStepRetriesExceeded) -> str:
+    last = exc.errors[-1] if exc.errors else None
+    if isinstance(last, ProviderError):
+        return f"{last.provider.capitalize()}: {last.message}"
+    return "Slack or Okta did not answer"  # never a raw SDK error text in Slack
 
 
 @durable("request_changed")
@@ -506,11 +600,7 @@ def notify_requester(request_id: int, text: str) -> None:
 # --- cards ------------------------------------------------------------------------------------
 def _actions_for(copy: CardCopy, req: Request, steps: list[ApprovalStep]) -> list[str]:
     actions: list[str] = []
-    current = _current_step(steps)
-    may_decide = copy.audience == "channel" or (
-        copy.audience == "approver" and current is not None and copy.recipient_slack_id in current.approver_slack_ids
-    )
-    if req.status == "pending" and current is not None and may_decide:
+    if permissions.may_see_card_buttons(copy.audience, copy.recipient_slack_id, permissions.request_facts(req, steps)):
         actions += [cards.APPROVE, cards.DENY]
     if copy.audience in ("requester", "channel"):
         actions += kind_of(req).requester_actions(req)
@@ -670,7 +760,7 @@ def _widen_to_admins(request_id: int) -> bool:
             return False
         if current.escalated:  # this step ran before (the workflow id is per step): post the cards it may not have
             return True
-        excluded = _not_approvers(req)
+        excluded = permissions.not_approvers(permissions.request_facts(req, steps))
         emails = list(current.approver_emails)
         for admin in admins:
             if admin not in emails and admin not in excluded:
@@ -686,21 +776,3 @@ def _widen_to_admins(request_id: int) -> bool:
             session, actor="engops-bot", action="request.escalated", request_id=request_id, detail={"approvers": emails}
         )
     return True
-
-
-def check_can_decide(db: Database, request_id: int, clicker: str) -> Outcome:
-    """The same checks `decide` makes, without deciding (before opening the Deny modal)."""
-    with db.session() as session:
-        found = request_with_steps(session, request_id)
-        if found is None:
-            return Outcome(False, f"REQ-{request_id} does not exist.")
-        req, steps = found
-        current = _current_step(steps)
-        if req.status != "pending" or current is None:
-            return Outcome(False, _stale_message(req))
-        person = session.get(Person, clicker)
-        if clicker == req.requester_slack_id or (person and person.email in (req.requester_email, req.subject_email)):
-            return Outcome(False, f"You cannot approve or deny your own request ({req.ref}).")
-        if clicker not in current.approver_slack_ids:
-            return Outcome(False, f"You are not an approver of the current step of {req.ref}; nothing changed.")
-        return Outcome(True, "", req.version)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, TypeVar, cast
 
 from dbos import DBOS
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 QUEUE = "engops"
 REGISTRY: dict[str, Callable[..., Any]] = {}
@@ -42,3 +43,21 @@ def enqueue(workflow: str, workflow_id: str, *args: Any) -> None:
 
     with SetWorkflowID(workflow_id):
         DBOS.enqueue_workflow(QUEUE, REGISTRY[workflow], *args)
+
+
+class Unanswered(NamedTuple):
+    """A step's result when a provider did not answer (after the adapter's own retries): worth asking again later."""
+
+    why: str
+
+
+def patiently(attempt: Callable[[], T | Unanswered], pauses: Iterable[float]) -> T | Unanswered:
+    """From a workflow body: run the step `attempt` again after each pause for as long as it comes back
+    `Unanswered`. The pauses are durable (`DBOS.sleep`): a process that dies while waiting resumes the wait."""
+    outcome = attempt()
+    for pause in pauses:
+        if not isinstance(outcome, Unanswered):
+            break
+        DBOS.sleep(pause)
+        outcome = attempt()
+    return outcome

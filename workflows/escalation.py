@@ -14,20 +14,23 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from dbos._error import DBOSMaxStepRetriesExceeded  # not re-exported by dbos 3.4 (pinned)
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot import audit
+from bot import audit, permissions
+from bot.db import queries
 from bot.db.engine import Database
 from bot.db.models import Escalation, Person, Request, TrackedIssue
 from bot.db.models_triage import EscalationCard
-from bot.policy import ADMIN_ROLE, Policy
+from bot.policy import Policy
 from bot.slack import triage_views
 from bot.slack.escape import mention
+from bot.slack.messenger import is_passing
 from bot.worker import Dispatcher
 from workflows import people, runtime, triage
-from workflows.approvals import Outcome, people_with_role
+from workflows.approvals import Outcome
 from workflows.durable import durable, step
 from workflows.handover import deliver, promise
 from workflows.sweep import Job, due_handler
@@ -126,9 +129,13 @@ def _fill_permalink(view_id: str, view: dict[str, Any], channel: str, ts: str) -
 @durable("start_escalation")
 def start_escalation(request_id: int) -> None:
     escalation_id = _create(request_id)
-    if escalation_id is not None:
-        _page_dris(escalation_id, 1)
-        _page_channel(escalation_id, 1)
+    if escalation_id is None:
+        return
+    for page in (_page_dris, _page_channel):
+        try:
+            page(escalation_id, 1)
+        except DBOSMaxStepRetriesExceeded:  # Slack kept failing: the re-page after `ack_within` tries again
+            log.warning("escalation %s: Slack kept failing; the re-page will try again", escalation_id)
 
 
 @step()
@@ -187,6 +194,8 @@ def _page_dris(escalation_id: int, page: int) -> None:
         try:
             _post_copy(escalation_id, runtime.current().slack.dm_channel(slack_id or ""), "dri", note)
         except SlackApiError as exc:
+            if is_passing(exc):
+                raise  # the step retries; copies already made are not made again
             log.warning("cannot page %s: %s", email, exc.response.get("error"))
 
 
@@ -204,6 +213,8 @@ def _page_channel(escalation_id: int, page: int) -> None:
     try:
         _post_copy(escalation_id, channel, "channel", note)
     except SlackApiError as exc:
+        if is_passing(exc):
+            raise  # the step retries; copies already made are not made again
         log.warning("cannot post escalation %s in %s: %s", escalation_id, channel, exc.response.get("error"))
 
 
@@ -254,15 +265,14 @@ def acknowledge(
         if esc is None:
             return Outcome(False, "This escalation does not exist any more.")
         team = policy.team(esc.team)
-        person = session.get(Person, clicker)
-        email = person.email if person else ""
+        actor = queries.actor_of(session, clicker, policy)
+        email = actor.email or ""
         if esc.acked_at is not None:
             when = esc.acked_at.strftime("%H:%M UTC")
             return Outcome(False, f"{esc.acked_by_email} is already on it (since {when}); nothing changed.")
-        if not email or (email not in team.dris and email not in people_with_role(session, ADMIN_ROLE)):
-            return Outcome(
-                False, f"Only the DRIs of {team.name} ({', '.join(team.dris)}) or IT admins can take an escalation."
-            )
+        verdict = permissions.take_escalation(actor, team.name, team.dris)
+        if not verdict.ok:
+            return Outcome(False, verdict.message)
         moved = session.execute(
             update(Escalation)
             .where(col(Escalation.id) == escalation_id, col(Escalation.acked_at).is_(None))
@@ -301,6 +311,8 @@ def _refresh_cards(escalation_id: int) -> None:
         try:
             rt.slack.update(copy.channel_id, copy.ts, text, blocks)
         except SlackApiError as exc:
+            if is_passing(exc):
+                raise  # the step retries; copies already made are not made again
             log.warning("cannot update escalation card %s: %s", copy.id, exc.response.get("error"))
 
 

@@ -37,7 +37,7 @@ from bot.db.models import Request, TrackedIssue
 from bot.gitlab_text import from_slack, gitlab_safe, gitlab_title
 from bot.policy import Policy, Team
 from bot.providers.errors import AuthError, NotFoundError, ProviderError, TransientError
-from bot.providers.gitlab import FiledIssue, IssueTracker
+from bot.providers.gitlab import FiledIssue, IssueTracker, open_issues_filed_by_bot
 from bot.slack import triage_views
 from bot.slack.escape import escape
 from bot.worker import Dispatcher
@@ -435,7 +435,8 @@ def _find_duplicate(request_id: int) -> dict[str, Any] | None:
             if isinstance(exc, TransientError):
                 raise
             return None  # the check is a courtesy: filing goes on and reports real tracker problems
-        if issue.state == "opened":
+        # a confidential request is never offered to go into an issue everyone can read
+        if issue.state == "opened" and (issue.confidential or not req.details.get("confidential")):
             return {**_issue_info(issue), "request_id": other_id}
     return None
 
@@ -514,7 +515,7 @@ def issue_body(req: Request, team: Team, missing_dris: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _assignees(tracker: IssueTracker, policy: Policy, team: Team) -> tuple[list[int], list[str]]:
+def dri_user_ids(tracker: IssueTracker, policy: Policy, team: Team) -> tuple[list[int], list[str]]:
     """GitLab user ids of the team's DRIs (`org.gitlab_usernames`, else by email) and the ones not found."""
     found: list[int] = []
     missing: list[str] = []
@@ -528,10 +529,10 @@ def _assignees(tracker: IssueTracker, policy: Policy, team: Team) -> tuple[list[
     return found, missing
 
 
-def _already_filed(tracker: IssueTracker, project: str, request_ref: str) -> FiledIssue | None:
+def _already_filed(tracker: IssueTracker, project: str, request_ref: str, confidential: bool) -> FiledIssue | None:
     """The issue an earlier run of this request filed (its title ends with the REQ id), if any."""
     suffix = f"({request_ref})"
-    for issue in tracker.search_open_issues(project, request_ref):
+    for issue in open_issues_filed_by_bot(tracker, project, request_ref, confidential=confidential):
         if issue.title.endswith(suffix):
             return issue
     return None
@@ -564,13 +565,14 @@ def _create_issue(request_id: int) -> str | None:
         return str(exc)
     title = issue_title(req)
     try:
-        assignees, missing = _assignees(tracker, rt.policy, team)
-        issue = _already_filed(tracker, project, req.ref) if req.details.get("create_started") else None
+        assignees, missing = dri_user_ids(tracker, rt.policy, team)
+        confidential = bool(req.details.get("confidential"))
+        issue = _already_filed(tracker, project, req.ref, confidential) if req.details.get("create_started") else None
         if issue is None:
             _merge_details(request_id, create_started=True)
             labels = triage.labels_for(rt.policy, team.key, str(req.details.get("urgency")), req.kind)
             issue = tracker.create_issue(
-                project, title, issue_body(req, team, missing), labels, assignees, bool(req.details.get("confidential"))
+                project, title, issue_body(req, team, missing), labels, assignees, confidential
             )
     except TransientError:
         raise

@@ -2,10 +2,12 @@
 
 `parse_event` reads an Issue Hook or Note Hook body (the webhook answers 400 when it raises
 ValueError). `sync_event`, run by the durable `gitlab_event` workflow, ignores every issue the bot
-did not file; for the ones it did, closing, reopening, relabelling and comments (not the bot's own,
-not system or internal notes) are posted into the request's thread, and the requester is DMed when
-the issue is closed. A confidential issue's comments go to the requester's DM only; its channel
-thread just hears that there was one.
+did not file; for the ones it did, closing, reopening, relabelling and comments are posted into the
+request's thread, and the requester is DMed when the issue is closed. Only comments by the DRIs of
+the issue's team are relayed ("team members", SPEC §6.5): anyone else who can comment on the issue
+in GitLab cannot post into Slack through the bot; the bot's own, system and internal notes never are.
+A confidential issue's comments go to the requester's DM only; its channel thread just hears that
+there was one.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from sqlmodel import func, select
 
 from bot import audit
 from bot.db.models import Request, TrackedIssue
+from bot.providers.errors import ProviderError, TransientError
 from bot.slack.escape import escape, truncate
 from workflows import escalation, runtime
 from workflows.approvals import refresh_cards
 from workflows.durable import step
+from workflows.filing import dri_user_ids
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ class IssueChange:
     labels_removed: tuple[str, ...] = ()
     note: str = ""
     note_url: str = ""
+    author_id: int | None = None  # the GitLab user who wrote the note
     skip_note: bool = False  # system or internal note, or written by the issue's author (the bot)
 
 
@@ -92,7 +97,8 @@ def parse_event(event: str, body: dict[str, Any]) -> IssueChange | None:
     note = attrs.get("note")
     if not isinstance(note, str):
         raise ValueError("object_attributes.note is missing")
-    by_author = user.get("id") is not None and user.get("id") == issue.get("author_id")
+    author_id = user.get("id") if isinstance(user.get("id"), int) else None
+    by_author = author_id is not None and author_id == issue.get("author_id")
     internal = bool(attrs.get("internal") or attrs.get("confidential"))
     return IssueChange(
         kind="note",
@@ -103,6 +109,7 @@ def parse_event(event: str, body: dict[str, Any]) -> IssueChange | None:
         confidential=bool(issue.get("confidential")),
         note=note,
         note_url=str(attrs.get("url") or ""),
+        author_id=author_id,
         skip_note=bool(attrs.get("system")) or internal or by_author,
     )
 
@@ -123,6 +130,8 @@ def sync_event(event: str, body: dict[str, Any]) -> None:
     tracked_id = _tracked_issue(change.project, change.iid)
     if tracked_id is None:
         return  # not an issue the bot filed
+    if change.kind == "note" and not _by_team_dri(tracked_id, change.author_id):
+        return
     _post_change(tracked_id, event, body)
 
 
@@ -135,6 +144,32 @@ def _tracked_issue(project: str, iid: int) -> int | None:
             .where(TrackedIssue.iid == iid)
         ).first()
         return row.id if row else None
+
+
+@step(retries_allowed=True, max_attempts=4, interval_seconds=2.0, backoff_rate=2.0)
+def _by_team_dri(tracked_id: int, author_id: int | None) -> bool:
+    """Whether a note's author is a DRI of the team the issue was filed for (found in GitLab as for
+    assignment) and not the bot itself. When GitLab cannot say, the note is not relayed."""
+    rt = runtime.current()
+    with rt.db.session() as session:
+        tracked = session.get(TrackedIssue, tracked_id)
+        team_key = tracked.team if tracked is not None else None
+    if author_id is None or rt.gitlab is None or team_key not in rt.policy.teams:
+        return False
+    try:
+        if author_id == rt.gitlab.current_user_id():
+            return False
+        dris, _missing = dri_user_ids(rt.gitlab, rt.policy, rt.policy.team(str(team_key)))
+    except TransientError:
+        raise
+    except ProviderError as exc:
+        log.warning(
+            "not relaying a comment on tracked issue %s: GitLab could not say who wrote it (%s)", tracked_id, exc
+        )
+        return False
+    if author_id not in dris:
+        log.info("not relaying a comment on tracked issue %s by GitLab user %s: not a DRI", tracked_id, author_id)
+    return author_id in dris
 
 
 def _quote(text: str) -> str:

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 
-from bot import audit
-from bot.policy import ADMIN_ROLE
+from bot import audit, permissions
 from bot.providers.aws import AccessKey
 from bot.providers.errors import NotFoundError, ProviderError
 from bot.slack import key_views
-from workflows import people, runtime
+from workflows import identity, people, runtime
 from workflows.durable import durable, step
-from workflows.key_rotation import rotation_in_progress, two_key_refusal
+from workflows.key_rotation import cut_off, rotation_in_progress, two_key_refusal
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +38,32 @@ def look_up(slack_id: str, target: str) -> Preview:
     rt = runtime.current()
     rules = rt.policy.aws_keys
     aws = rt.require_aws()
+    refused = cut_off(slack_id, people.email_of(slack_id))  # SPEC §6.2: offboarded or suspended
+    if refused:
+        return Preview(refusal=refused)
     service = rules.service_users.get(target) if target else None
     if service is not None:
         iam_user, owners = target, tuple(o.lower() for o in service.owners)
     else:
         email = people.email_of(slack_id)
-        own = aws.find_iam_user(email)
+        own = identity.iam_user_of(email)
         if target and target != own:
             known = ", ".join(sorted(rules.service_users)) or "none"
             return Preview(
                 refusal=f"{target} is neither your own IAM user nor a service user of the policy "
                 f"(aws_keys.service_users: {known}). Use /rotate-keys alone for your own keys."
             )
+        if isinstance(own, identity.Refusal):
+            return Preview(refusal=f"{own.text}. You have no IAM user of your own to rotate.")
         if own is None:
+            domain = rt.policy.org.email_domain
+            how = (
+                "or named like it"
+                if identity.outside_domain(email, domain) is None
+                else (f"(outside {domain} only that tag counts)")
+            )
             return Preview(
-                refusal=f"No IAM user is tagged email={email} or named like it, so you have no AWS "
-                "access keys to rotate."
+                refusal=f"No IAM user is tagged email={email} {how}, so you have no AWS access keys to rotate."
             )
         iam_user, owners = own, ()
     try:
@@ -135,11 +144,12 @@ def _delete_inactive(slack_id: str, target: str, key_id: str) -> str:
         if preview.inactive_key != key_id:
             return f"{key_id} is not the inactive key blocking the rotation any more; nothing was deleted."
         email = people.email_of(slack_id)
-        if preview.service and email not in preview.owners and ADMIN_ROLE not in people.cached_roles(email):
-            return (
-                f"Only the owners of {preview.iam_user} ({', '.join(preview.owners)}) or an IT admin can delete "
-                "its keys; nothing was deleted."
-            )
+        actor = people.live_actor(slack_id) if preview.service else permissions.Actor(slack_id, email)
+        verdict = permissions.delete_inactive_key(
+            actor, preview.iam_user, service=preview.service, owners=preview.owners
+        )
+        if not verdict.ok:
+            return verdict.message
         rt.require_aws().delete_key(preview.iam_user, key_id)
     except ProviderError as exc:
         return f"AWS: {exc.message}; nothing was deleted."

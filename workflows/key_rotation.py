@@ -24,19 +24,19 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot import audit
+from bot import audit, permissions
+from bot.db import queries
 from bot.db.engine import Database
-from bot.db.models import Person, Request
+from bot.db.models import Request
 from bot.db.models_keys import KeyRotation
 from bot.durations import format_duration
-from bot.policy import ADMIN_ROLE
 from bot.providers.aws import AccessKey, KeyLimitError
 from bot.providers.errors import NotFoundError, ProviderError
 from bot.slack import key_views
 from bot.slack.escape import escape
 from bot.worker import Dispatcher
-from workflows import people, runtime
-from workflows.approvals import Outcome, notify_requester, people_with_role, refresh_cards
+from workflows import identity, people, runtime
+from workflows.approvals import Outcome, notify_requester, refresh_cards
 from workflows.durable import durable, step
 from workflows.handover import deliver, promise
 from workflows.kinds import PlanError, register_kind
@@ -136,12 +136,19 @@ class KeyRotationKind:
         rules = rt.policy.aws_keys
         iam_user = str(req.details.get("iam_user") or "")
         aws = rt.require_aws()
-        if req.details.get("service_user"):
-            if iam_user not in rules.service_users:
+        refused = cut_off(req.requester_slack_id, req.requester_email)
+        if refused:
+            raise PlanError(refused.rstrip("."))
+        service = iam_user in rules.service_users
+        if service and (not req.details.get("service_user") or "owners" not in req.details.get("step_specs", [])):
+            raise PlanError(f"{iam_user} is a service user (aws_keys.service_users): one of its owners must approve.")
+        if not service:
+            if req.details.get("service_user"):
                 raise PlanError(f"{iam_user} is not a service user in the policy (aws_keys.service_users).")
-        else:
-            own = aws.find_iam_user(req.requester_email)
-            if own is None or own != iam_user:
+            own = identity.iam_user_of(req.requester_email)
+            if isinstance(own, identity.Refusal):
+                raise PlanError(own.text)
+            if own != iam_user:
                 raise PlanError(f"{iam_user} is not your IAM user; you can rotate your own keys or a service user's.")
         try:
             keys = aws.list_keys(iam_user)
@@ -178,6 +185,23 @@ class KeyRotationKind:
 
 
 register_kind(KeyRotationKind())
+
+
+def cut_off(slack_id: str, email: str) -> str | None:
+    """Why this person may not rotate keys now (SPEC §6.2): Okta says who is suspended, the database who is
+    being offboarded. Used by the preview and the plan (the listener knows only what its caches know)."""
+    rt = runtime.current()
+    with rt.db.session() as session:
+        offboarding = queries.offboarding_state_of(session, email)
+    user = rt.okta.get_user(email) if rt.okta is not None and offboarding is None else None
+    actor = permissions.Actor(
+        slack_id=slack_id,
+        email=email,
+        offboarding=offboarding,
+        suspended=user is not None and user.status in ("SUSPENDED", "DEPROVISIONED"),
+    )
+    verdict = permissions.rotate_keys(actor)
+    return None if verdict.ok else verdict.message
 
 
 # --- the protocol ---------------------------------------------------------------------------------------------------
@@ -277,6 +301,8 @@ def _create_and_store(request_id: int) -> dict[str, str] | str:
     with rt.db.session() as session:
         rot = _rotation_of(session, request_id)
         assert rot is not None and rot.id is not None
+    if rot.status == "stopped":  # the person was offboarded meanwhile: no new key, ever
+        return "stopped: the person was offboarded; no new key was made."
     aws = rt.require_aws()
     try:
         reused = _settle_leftovers(request_id, rot)
@@ -658,23 +684,11 @@ def reactivate(
         rot = _rotation_of(session, request_id)
         if req is None or rot is None or rot.id is None:
             return Outcome(False, f"REQ-{request_id} is not a key rotation with a new key.")
-        person = session.get(Person, clicker)
-        email = person.email if person else ""
-        owners = [str(o).lower() for o in req.details.get("owners", [])]
-        allowed = (
-            (not rot.service_user and clicker == req.requester_slack_id)
-            or (rot.service_user and email in owners)
-            or email in people_with_role(session, ADMIN_ROLE)
-        )
-        if not allowed:
-            whose = (
-                f"the owners of {rot.iam_user} ({', '.join(owners)})"
-                if rot.service_user
-                else f"{req.requester_email} (whose key it is)"
-            )
-            return Outcome(False, f"Only {whose} or an IT admin can reactivate the old key of {req.ref}.")
-        if rot.status not in (*key_views.REACTIVATABLE, "reactivating") or not rot.old_key_id:
-            return Outcome(False, _not_reactivatable(req, rot))
+        actor = queries.actor_of(session, clicker, runtime.current().policy)
+        email = actor.email or ""
+        verdict = permissions.reactivate_old_key(actor, _rotation_facts(session, req, rot))
+        if not verdict.ok:
+            return Outcome(False, verdict.message)
         moved = session.execute(
             update(KeyRotation)
             .where(col(KeyRotation.id) == rot.id, col(KeyRotation.status) == rot.status)
@@ -695,14 +709,19 @@ def reactivate(
     return Outcome(True, f"Reactivating the old key of {rot.iam_user} ({req.ref}).")
 
 
-def _not_reactivatable(req: Request, rot: KeyRotation) -> str:
-    if rot.status == "rolled_back":
-        return f"The old key of {req.ref} was already reactivated by {rot.rolled_back_by}; nothing changed."
-    if rot.status in ("deleting", "done"):
-        return f"The old key of {req.ref} is deleted (the grace period is over); it cannot be reactivated."
-    if not rot.old_key_id:
-        return f"{req.ref} had no old key to reactivate."
-    return f"{req.ref} has not made its new key yet ({rot.status}); nothing to roll back."
+def _rotation_facts(session: Session, req: Request, rot: KeyRotation) -> permissions.RotationFacts:
+    return permissions.RotationFacts(
+        ref=req.ref,
+        iam_user=rot.iam_user,
+        service_user=rot.service_user,
+        requester_slack_id=req.requester_slack_id,
+        requester_email=req.requester_email,
+        owners=tuple(str(o).lower() for o in req.details.get("owners", [])),
+        status=rot.status,
+        old_key_id=rot.old_key_id,
+        rolled_back_by=rot.rolled_back_by,
+        person_offboarding=None if rot.service_user else queries.offboarding_state_of(session, req.requester_email),
+    )
 
 
 @step(retries_allowed=True, max_attempts=5, interval_seconds=2.0)
@@ -713,9 +732,21 @@ def _reactivate(rotation_id: int) -> str | None:
         rot = session.get(KeyRotation, rotation_id)
         if rot is None or rot.status != "reactivating" or rot.old_key_id is None:
             return None
-        ref = _request(session, rot.request_id).ref
+        req = _request(session, rot.request_id)
+        ref = req.ref
+        facts = _rotation_facts(session, req, rot)
+    if facts.person_offboarding is not None:  # offboarded since the click: their rotations stop
+        return _stop_rollback(rotation_id, rot, f"{ref}: {req.requester_email} is being offboarded")
+    aws = rt.require_aws()
     try:
-        rt.require_aws().set_key_status(rot.iam_user, rot.old_key_id, active=True)
+        old = _find(aws.list_keys(rot.iam_user), rot.old_key_id)
+        if old is None:
+            return _finish_gone(rotation_id, "reactivating", ref)
+        if not permissions.may_reactivate_key(rot.deactivated_at is not None, old.status):
+            return _stop_rollback(
+                rotation_id, rot, f"{ref}: the old key {old.id} was deactivated outside this rotation"
+            )
+        aws.set_key_status(rot.iam_user, rot.old_key_id, active=True)
     except NotFoundError:
         return _finish_gone(rotation_id, "reactivating", ref)
     who = rot.rolled_back_by or "someone"
@@ -739,6 +770,24 @@ def _reactivate(rotation_id: int) -> str | None:
     return (
         f"{ref}: rolled back by {who}. The old access key {rot.old_key_id} of {rot.iam_user} is active again, "
         f"both keys stay, and the rest of the rotation is cancelled (the new key stays in {rot.secret_name})."
+    )
+
+
+def _stop_rollback(rotation_id: int, rot: KeyRotation, why: str) -> str | None:
+    """The rollback is refused at run time: the key stays as it is and the rotation carries on where it was."""
+    back = "deactivated" if rot.deactivated_at is not None else "grace"
+    if not _move(rotation_id, "reactivating", status=back, rolled_back_by=None):
+        return None
+    audit.record(
+        runtime.current().db,
+        actor="engops-bot",
+        action="aws_keys.rollback_refused",
+        subject=rot.iam_user,
+        request_id=rot.request_id,
+        detail={"old_key_id": rot.old_key_id, "why": why},
+    )
+    return (
+        f"{why}; the old key was not reactivated (SPEC: Reactivate only re-activates the key its rotation turned off)."
     )
 
 

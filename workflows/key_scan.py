@@ -21,7 +21,7 @@ from bot.durations import format_duration
 from bot.policy import ADMIN_ROLE
 from bot.providers.aws import AccessKey
 from bot.slack import key_views
-from workflows import people, runtime
+from workflows import identity, people, runtime
 from workflows.durable import durable, step
 from workflows.handover import promise
 from workflows.key_rotation import IN_PROGRESS
@@ -73,7 +73,7 @@ def _owner_of(iam_user: str, tagged: str | None) -> list[str]:
     if tagged:
         return [tagged]
     guess = iam_user if "@" in iam_user else f"{iam_user}@{rt.policy.org.email_domain}"
-    return [guess.lower()] if rt.require_aws().find_iam_user(guess) == iam_user else []
+    return [guess.lower()] if identity.iam_user_of(guess) == iam_user else []
 
 
 @step(retries_allowed=True, max_attempts=3, interval_seconds=5.0)

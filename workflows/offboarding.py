@@ -7,27 +7,38 @@ reports on one progress message (workflows/progress.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot import audit
+from bot import audit, permissions
 from bot.db import queries
 from bot.db.engine import Database
-from bot.db.models import Person, Request, Run, RunStep
-from bot.policy import ADMIN_ROLE, Policy, role_name
+from bot.db.models import Request, Run, RunStep
+from bot.policy import Policy
+from bot.providers.errors import ProviderError
 from bot.slack.offboarding_views import PersonPreview, preview_failed_modal, preview_modal
 from bot.worker import Dispatcher
-from workflows import offboarding_record, people, progress, runtime
+from workflows import offboarding_record, offboarding_transfer, people, progress, runtime
 from workflows import offboarding_steps as steps
-from workflows.approvals import NewRequest, Outcome, change_job, notify_requester, people_with_role, refresh_cards
-from workflows.durable import durable, step
+from workflows.approvals import NewRequest, Outcome, change_job, notify_requester, refresh_cards
+from workflows.durable import durable, enqueue, step
 from workflows.handover import deliver, promise
 from workflows.kinds import PlanError, register_kind
-from workflows.offboarding_plan import bulk_summary, compact_line, look_up_all, person_lines
+from workflows.offboarding_end_grants import card_jobs
+from workflows.offboarding_plan import (
+    bulk_summary,
+    compact_line,
+    look_up_all,
+    person_lines,
+    preview_lines,
+    refused_people,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +48,25 @@ MAX_COMPACT_PLAN = 200  # a bulk plan lists this many people one line each, then
 
 # --- who may offboard; building the request --------------------------------------------------------
 def may_offboard(policy: Policy, email: str | None, roles: set[str]) -> bool:
-    """`offboarding.allowed`: `role:<name>` entries (from the role cache) or email addresses."""
-    if not email:
-        return False
-    for entry in policy.offboarding.allowed:
-        role = role_name(entry)
-        if (role is not None and role in roles) or entry.lower() == email.lower():
-            return True
-    return False
+    """`offboarding.allowed` (`bot.permissions.offboard`), for callers that know the roles."""
+    actor = permissions.Actor(slack_id="", email=email, roles=frozenset(roles))
+    return permissions.offboard(actor, policy.offboarding.allowed).ok
+
+
+def live_refusal(requester_slack_id: str) -> str | None:
+    """Why the requester may not offboard, with the roles read live (the listener's cache may be cold)."""
+    try:
+        actor = people.live_actor(requester_slack_id)
+    except (LookupError, SlackApiError):
+        return "I could not find your email address in Slack, so I could not check that you may offboard people."
+    except ProviderError as exc:
+        return f"Okta did not answer ({exc.message}), so I could not check that you may offboard people. Try again."
+    verdict = permissions.offboard(actor, runtime.current().policy.offboarding.allowed)
+    return None if verdict.ok else verdict.message
 
 
 def refusal_text(policy: Policy) -> str:
-    return (
-        "Only "
-        + ", ".join(f"`{entry}`" for entry in policy.offboarding.allowed)
-        + " can offboard people. Ask the help desk if someone is leaving."
-    )
+    return permissions.offboard_refusal(policy.offboarding.allowed)
 
 
 def approvers_label(policy: Policy) -> str:
@@ -103,7 +117,12 @@ class OffboardingKind:
         emails = [str(e) for e in req.details.get("subjects", [])]
         if not emails:
             raise PlanError("nobody to offboard.")
+        not_allowed = live_refusal(req.requester_slack_id)
+        if not_allowed:
+            raise PlanError(not_allowed.rstrip("."))
         found = look_up_all(emails)
+        if refused := refused_people(found):  # SPEC §5, §6.3: protected people, addresses outside the domain
+            raise PlanError("; ".join(refused[:5]) + (f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""))
         if not any(f.found_anywhere for f in found):
             who = emails[0] if len(emails) == 1 else "none of these people"
             raise PlanError(f"{who} was not found in Google, Okta or AWS; nothing to offboard.")
@@ -151,19 +170,18 @@ def _fill_offboarding_preview(
     view_id: str, requester_slack_id: str, targets: list[str], channel_id: str | None
 ) -> None:
     rt = runtime.current()
+    refused = live_refusal(requester_slack_id)
+    if refused:  # the listener let it through because its role cache could not confirm the role
+        with contextlib.suppress(SlackApiError):
+            rt.slack.update_view(view_id, preview_failed_modal(refused))
+        return
     try:
         emails, problems = _resolve_targets(requester_slack_id, targets)
         found = look_up_all(emails)
         tracker = str(rt.policy.team(rt.policy.offboarding.team).tracker)
         now = rt.clock.now()
         previews = [
-            PersonPreview(
-                f.email,
-                person_lines(f, list(rt.policy.offboarding.steps), tracker, now)
-                if f.found_anywhere
-                else ["not found in Google, Okta or AWS; left out"],
-                f.found_anywhere,
-            )
+            PersonPreview(f.email, preview_lines(f, list(rt.policy.offboarding.steps), tracker, now), f.offboardable)
             for f in found
         ]
         view = preview_modal(previews, channel_id, approvers_label(rt.policy), problems)
@@ -268,11 +286,19 @@ def _finish_offboarding_run(run_id: int) -> str:
         return _result_text(req, status, failures)
 
 
+@step()
+def _card_jobs(request_id: int) -> list[tuple[str, str, list[object]]]:
+    return card_jobs(request_id)
+
+
 @durable("execute_offboarding")
 def execute_offboarding(request_id: int, attempt: int) -> None:
     run_id = _prepare_offboarding_run(request_id, attempt)
     progress.post_progress(run_id)
     steps.run_offboarding_steps(run_id)
+    for workflow, workflow_id, args in _card_jobs(request_id):  # requests that engops_end_grants ended
+        enqueue(workflow, workflow_id, *args)
+    offboarding_transfer.follow(run_id, progress.render_progress)  # durable sleeps until transfers end
     offboarding_record.file_offboarding_record(run_id, attempt)
     text = _finish_offboarding_run(run_id)
     progress.render_progress(run_id)
@@ -287,18 +313,13 @@ def claim_undo(db: Database, dispatcher: Dispatcher, request_id: int, clicker: s
         req = session.get(Request, request_id)
         if req is None or req.kind != KIND:
             return Outcome(False, f"REQ-{request_id} is not an offboarding.")
-        person = session.get(Person, clicker)
-        email = person.email if person else None
-        if email is None or email not in people_with_role(session, ADMIN_ROLE):
-            return Outcome(False, f"Only IT admins can undo an offboarding ({req.ref}).")
+        actor = queries.actor_of(session, clicker, runtime.current().policy)
         run = session.exec(select(Run).where(Run.request_id == request_id).order_by(col(Run.id))).first()
-        if req.status == "undone":
-            by = (req.details.get("undo") or {}).get("by", "someone")
-            return Outcome(False, f"{req.ref} was already undone by {by}; nothing changed.")
-        if req.status not in ("done", "partly_failed") or run is None or run.finished_at is None:
-            return Outcome(False, f"{req.ref} can be undone only once its run has finished.")
-        if now - run.finished_at >= progress.UNDO_WINDOW:
-            return Outcome(False, f"{req.ref} finished more than 24 hours ago; unsuspend the accounts by hand.")
+        facts = replace(permissions.request_facts(req, []), finished_at=run.finished_at if run else None)
+        verdict = permissions.undo_offboarding(actor, facts, now)
+        if not verdict.ok or run is None or actor.email is None:
+            return Outcome(False, verdict.message)
+        email = actor.email
         version = req.version + 1
         details = {**req.details, "undo": {"by": email, "at": now.isoformat()}}
         moved = session.execute(

@@ -16,6 +16,7 @@ from bot.db import queries
 from bot.db.models import Request, Run, RunStep, TrackedIssue
 from bot.gitlab_text import gitlab_safe, gitlab_title
 from bot.providers.errors import ProviderError
+from bot.providers.gitlab import open_issues_filed_by_bot
 from bot.slack.offboarding_views import step_label
 from workflows import progress, runtime
 from workflows.durable import step
@@ -77,9 +78,10 @@ def _load_for_record(run_id: int) -> tuple[Run, Request, list[RunStep]]:
 
 
 def _file_or_find(project: str, title: str, body: str, labels: list[str]) -> tuple[int, str]:
-    """The record's issue: the one an interrupted earlier try filed (same title), else a new one."""
+    """The record's issue: the one an interrupted earlier try filed (same title, confidential, by the bot),
+    else a new one."""
     tracker = runtime.current().require_gitlab()
-    for issue in tracker.search_open_issues(project, title):
+    for issue in open_issues_filed_by_bot(tracker, project, title, confidential=True):
         if issue.title == title:
             return issue.iid, issue.web_url
     filed = tracker.create_issue(project, title, body, labels, [], confidential=True)

@@ -11,6 +11,7 @@ the calls to each provider (Okta: semaphore + `X-Rate-Limit-*`; Google: token bu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -19,15 +20,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, get_args
 
 from sqlalchemy import bindparam, update
 from sqlmodel import col, select
 
 from bot import audit
 from bot.db.models import Run, RunStep
+from bot.policy import OffboardingStep
 from bot.providers.errors import NotFoundError, ProviderError, RateLimitedError
-from workflows import progress, runtime
+from workflows import identity, offboarding_transfer, progress, runtime
+from workflows import offboarding_end_grants as end_grants
 from workflows.durable import step
 from workflows.runtime import NotConfiguredError
 
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from bot.providers.okta import OktaUser
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PEOPLE_IN_PARALLEL = 16
 RATE_LIMIT_PATIENCE = 15 * 60.0  # seconds of 429s before a step gives up (a provider that never recovers)
@@ -44,7 +48,7 @@ FLUSH_EVERY = 0.1
 
 @dataclass(frozen=True)
 class StepOutcome:
-    status: str  # done | skipped | failed
+    status: str  # done | skipped | failed | running (google_transfer_data, followed by the workflow)
     detail: str
 
 
@@ -64,54 +68,80 @@ def describe_error(exc: ProviderError) -> str:
     return exc.message + (f" (HTTP {exc.status})" if exc.status else "")
 
 
-class _Missing:
-    pass
+class Refused(Exception):
+    """A step met a refusal from the identity rules (SPEC §5): it does not act."""
+
+    def __init__(self, refusal: identity.Refusal) -> None:
+        super().__init__(refusal.text)
+        self.refusal = refusal
 
 
-_UNSET = _Missing()
+def refused_outcome(refusal: identity.Refusal) -> StepOutcome:
+    # An IAM user that is someone else's or a service user is simply not this person's: nothing to do.
+    if isinstance(refusal, identity.TaggedToSomeoneElse | identity.ServiceUser):
+        return skipped(refusal.text)
+    return failed(refusal.text)
 
 
 class PersonContext:
-    """One person's lookups at each provider, made once and shared by that person's steps."""
+    """One person's identities at each provider (workflows/identity.py), resolved once and shared by their steps."""
 
-    def __init__(self, email: str) -> None:
+    def __init__(self, email: str, request_id: int = 0) -> None:
         self.email = email
-        self._google: GoogleUser | None | _Missing = _UNSET
-        self._okta: OktaUser | None | _Missing = _UNSET
-        self._iam: str | None | _Missing = _UNSET
+        self.request_id = request_id  # the offboarding request (REQ-n) the steps run for
+        self._found: dict[str, object] = {}
+
+    def _once(self, provider: str, resolve: Callable[[str], T]) -> T:
+        if provider not in self._found:
+            self._found[provider] = resolve(self.email)
+        return self._found[provider]  # type: ignore[return-value]
+
+    def google(self) -> GoogleUser | identity.Refusal | None:
+        return self._once("google", identity.google_person)
+
+    def okta(self) -> OktaUser | identity.Refusal | None:
+        return self._once("okta", identity.okta_person)
+
+    def iam(self) -> str | identity.Refusal | None:
+        return self._once("aws", identity.iam_user_of)
 
     def google_user(self) -> GoogleUser | None:
-        if isinstance(self._google, _Missing):
-            self._google = runtime.current().require_google().get_user(self.email)
-        return self._google
+        return _accepted(self.google())
 
     def okta_user(self) -> OktaUser | None:
-        if isinstance(self._okta, _Missing):
-            self._okta = runtime.current().require_okta().get_user(self.email)
-        return self._okta
+        return _accepted(self.okta())
 
     def iam_user(self) -> str | None:
-        if isinstance(self._iam, _Missing):
-            self._iam = runtime.current().require_aws().find_iam_user(self.email)
-        return self._iam
+        return _accepted(self.iam())
+
+
+def _accepted(found: T | identity.Refusal | None) -> T | None:
+    if isinstance(found, identity.Refusal):
+        raise Refused(found)
+    return found
+
+
+StepFn = Callable[["PersonContext"], "StepOutcome"]
 
 
 # --- the steps ---------------------------------------------------------------------------------
+# Each acts on the resolved account (Google primary email, Okta id, IAM user), never on the address typed.
 def google_suspend(ctx: PersonContext) -> StepOutcome:
     user = ctx.google_user()
     if user is None:
         return skipped("not found in Google")
     if user.suspended:
         return skipped("already suspended")
-    runtime.current().require_google().set_suspended(ctx.email, True)
+    runtime.current().require_google().set_suspended(user.primary_email, True)
     return done("suspended (was active)")
 
 
 def google_signout(ctx: PersonContext) -> StepOutcome:
-    if ctx.google_user() is None:
+    user = ctx.google_user()
+    if user is None:
         return skipped("not found in Google")
     try:
-        runtime.current().require_google().sign_out(ctx.email)
+        runtime.current().require_google().sign_out(user.primary_email)
     except NotFoundError:
         return skipped("not found in Google")
     return done("signed out of every session")
@@ -153,9 +183,91 @@ def aws_deactivate_keys(ctx: PersonContext) -> StepOutcome:
     return done(f"deactivated {keys} of IAM user {iam_user}")
 
 
-def google_unsuspend(ctx: PersonContext) -> StepOutcome:
+def google_revoke_tokens(ctx: PersonContext) -> StepOutcome:
+    """Every OAuth token the person granted to apps, and every app password, deleted (Directory tokens / asps)."""
+    user = ctx.google_user()
+    if user is None:
+        return skipped("not found in Google")
+    google = runtime.current().require_google()
     try:
-        runtime.current().require_google().set_suspended(ctx.email, False)
+        tokens = google.list_tokens(user.id)
+        passwords = google.list_app_passwords(user.id)
+    except NotFoundError:
+        return skipped("not found in Google")
+    for token in tokens:
+        with contextlib.suppress(NotFoundError):  # gone since the list: what this step wants
+            google.delete_token(user.id, token.client_id)
+    for password in passwords:
+        with contextlib.suppress(NotFoundError):
+            google.delete_app_password(user.id, password.code_id)
+    if not tokens and not passwords:
+        return skipped(f"{user.primary_email} has no OAuth tokens or app passwords")
+    return done(revoke_text(user.primary_email, [t.display_text for t in tokens], [a.name for a in passwords]))
+
+
+def revoke_text(email: str, apps: list[str], passwords: list[str], *, will: bool = False) -> str:
+    parts = []
+    if apps or not passwords:
+        parts.append(f"{_count(len(apps), 'OAuth token')}{f' ({_names(apps)})' if apps else ''}")
+    if passwords or not apps:
+        parts.append(f"{_count(len(passwords), 'app password')}{f' ({_names(passwords)})' if passwords else ''}")
+    return f"{'revoke' if will else 'revoked'} {' and '.join(parts)} of {email}"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def engops_end_grants(ctx: PersonContext) -> StepOutcome:
+    """SPEC §6.3: the person's open requests cancelled, key rotations stopped, bot-made Okta grants removed."""
+    cancelled = end_grants.cancel_open_requests(ctx.email, ctx.request_id)
+    stopped, in_flight = end_grants.stop_rotations(ctx.email, ctx.request_id)
+    grants = end_grants.active_grants(ctx.email)
+    removed: list[str] = []
+    if grants:
+        user = ctx.okta_user()
+        okta = runtime.current().require_okta()
+        for grant in grants:
+            group = okta.get_group_by_name(grant.okta_group) if user is not None else None
+            if user is not None and group is not None:
+                okta.remove_member(group.id, user.id)  # not a member any more: 204 too
+            ended = end_grants.close_grant(grant, ctx.request_id)
+            if ended:
+                removed.append(ended)
+    text = end_grants.Ended(cancelled, stopped, removed, in_flight).text()
+    if not (cancelled or stopped or removed):
+        return skipped(text or "no bot-made grants, open requests or key rotations")
+    return done(text)
+
+
+# --- steps this release does not carry out (SPEC names them; never silently skipped) ------------------------------
+NOT_IN_THIS_RELEASE = "is not carried out by this release"
+
+
+def not_carried_out(step_name: str, email: str) -> str:
+    """The honest outcome (and preview line) of a step without an implementation."""
+    return f"{step_name} {NOT_IN_THIS_RELEASE}: do it by hand for {email}"
+
+
+def _not_implemented(step_name: str) -> StepFn:
+    def outcome(ctx: PersonContext) -> StepOutcome:
+        return failed(not_carried_out(step_name, ctx.email))
+
+    outcome.__name__ = step_name
+    return outcome
+
+
+def google_unsuspend(ctx: PersonContext) -> StepOutcome:
+    user = ctx.google_user()
+    if user is None:
+        return skipped("not found in Google any more")
+    try:
+        runtime.current().require_google().set_suspended(user.primary_email, False)
     except NotFoundError:
         return skipped("not found in Google any more")
     return done("unsuspended")
@@ -171,13 +283,23 @@ def okta_unsuspend(ctx: PersonContext) -> StepOutcome:
     return done("unsuspended")
 
 
-StepFn = Callable[[PersonContext], StepOutcome]
-PERSON_STEPS: dict[str, StepFn] = {
+IMPLEMENTED: dict[str, StepFn] = {
     "google_suspend": google_suspend,
     "google_signout": google_signout,
+    "google_revoke_tokens": google_revoke_tokens,
     "okta_suspend": okta_suspend,
     "okta_clear_sessions": okta_clear_sessions,
+    "engops_end_grants": engops_end_grants,
     "aws_deactivate_keys": aws_deactivate_keys,
+    # through the module: the two import each other
+    "google_transfer_data": lambda ctx: offboarding_transfer.transfer_data(ctx),
+}
+# Every step the policy accepts has an entry: implemented, or failing with NOT_IN_THIS_RELEASE.
+# `gitlab_issue` runs after the people's steps (workflows/offboarding_record.py).
+PERSON_STEPS: dict[str, StepFn] = {
+    name: IMPLEMENTED.get(name) or _not_implemented(name)
+    for name in get_args(OffboardingStep)
+    if name != progress.RECORD_STEP
 }
 UNDO_STEPS: dict[str, StepFn] = {"google_unsuspend": google_unsuspend, "okta_unsuspend": okta_unsuspend}
 
@@ -188,6 +310,8 @@ def run_step(fn: StepFn, ctx: PersonContext, *, sleep: Callable[[float], None] =
     while True:
         try:
             return fn(ctx)
+        except Refused as exc:
+            return refused_outcome(exc.refusal)
         except RateLimitedError as exc:
             if time.monotonic() > give_up:
                 return failed(f"{exc.provider} kept rate-limiting for {RATE_LIMIT_PATIENCE / 60:.0f} minutes")
@@ -319,7 +443,7 @@ def _pending(run_id: int, names: Iterable[str]) -> tuple[Run, dict[str, list[tup
 def _work_on_person(
     email: str, todo: list[tuple[int, str]], steps: dict[str, StepFn], recorder: OutcomeRecorder
 ) -> None:
-    ctx = PersonContext(email)
+    ctx = PersonContext(email, recorder.request_id)
     for row_id, name in todo:
         recorder.record(row_id, email, name, run_step(steps[name], ctx))
 

@@ -11,10 +11,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import select
 
+from bot import permissions
 from bot.db.engine import take_turns
 from bot.db.models import Person, RoleMember
 from bot.db.types import utcnow
-from workflows import runtime
+from bot.policy import Policy
+from bot.providers.okta import OktaUser
+from workflows import identity, runtime
 
 ROLE_REFRESH_EVERY = timedelta(minutes=10)
 
@@ -66,8 +69,8 @@ def slack_id_of(email: str) -> str | None:
 def manager_of(email: str) -> str | None:
     """The manager's login from the Okta profile attribute `org.manager_attribute`."""
     rt = runtime.current()
-    user = rt.require_okta().get_user(email)
-    if user is None:
+    user = identity.okta_person(email)  # SPEC §5: the login, else the one profile.email
+    if not isinstance(user, OktaUser):
         return None
     value = user.profile.get(rt.policy.org.manager_attribute)
     return str(value).lower() if value else None
@@ -86,6 +89,15 @@ def role_holders(role: str) -> list[str]:
     return sorted(members)
 
 
+def live_actor(slack_id: str) -> permissions.Actor:
+    """The person with the roles they hold now, read live (SPEC §6.1: a cold or stale cache never turns a holder
+    away). Raises ProviderError when Okta cannot answer: the caller says so, never "not allowed"."""
+    rt = runtime.current()
+    email = email_of(slack_id).lower()
+    held = frozenset(role for role in rt.policy.roles if email in role_holders(role))
+    return permissions.Actor(slack_id=slack_id, email=email, roles=held)
+
+
 def refresh_roles(now: datetime, *, force: bool = False) -> int:
     """Rebuild the role_member cache (and learn role holders' Slack ids) when it is stale."""
     rt = runtime.current()
@@ -102,12 +114,17 @@ def refresh_roles(now: datetime, *, force: bool = False) -> int:
         for role, emails in holders.items():
             for email in emails:
                 session.add(RoleMember(role=role, email=email, refreshed_at=now))
-    for emails in holders.values():
-        for email in emails:
-            slack_id_of(email)
+    # Role holders and the people the policy names (team DRIs, owners) are known to the handlers from the start.
+    named = [e for emails in holders.values() for e in emails] + policy_people(rt.policy)
+    for email in dict.fromkeys(e.lower() for e in named):
+        slack_id_of(email)
     return sum(len(v) for v in holders.values())
 
 
-def cached_roles(email: str) -> set[str]:
-    with runtime.current().db.session() as session:
-        return set(session.exec(select(RoleMember.role).where(RoleMember.email == email.lower())))
+def policy_people(policy: Policy) -> list[str]:
+    """Team DRIs, group owners and service-user owners: who may act on requests without a role."""
+    return (
+        [d for team in policy.teams.values() for d in team.dris]
+        + [o for group in policy.access.groups for o in group.owners]
+        + [o for service in policy.aws_keys.service_users.values() for o in service.owners]
+    )

@@ -26,6 +26,20 @@ class NotConfiguredError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class Patience:
+    """How long durable work waits out a provider that does not answer (5xx, timeouts, 429s that outlast the
+    adapter's own quick retries) before it gives up: the pauses, in seconds, between one try and the next.
+
+    The default (about 40 s in all) outlasts a deploy or a rate-limit window at the provider; tests shorten it."""
+
+    pauses: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
+
+    @property
+    def total(self) -> float:
+        return sum(self.pauses)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -37,6 +51,7 @@ class Runtime:
     aws: AwsProvider | None = None
     gitlab: IssueTracker | None = None
     clock: Clock = field(default_factory=SystemClock)
+    patience: Patience = field(default_factory=Patience)
 
     def require_okta(self) -> OktaDirectory:
         if self.okta is None:

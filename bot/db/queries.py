@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot import permissions
 from bot.db.models import ApprovalStep, Grant, Person, Request, RoleMember, Run
+from bot.db.types import utcnow
+from bot.policy import Policy
 
 OPEN_STATUSES = ("pending", "approved", "running", "partly_failed", "failed", "filed", "waiting_for_requester")
 _REF = re.compile(r"^\s*(?:REQ-)?(\d{1,12})\s*$", re.IGNORECASE)
@@ -70,7 +75,8 @@ def active_grants_held_by(session: Session, slack_id: str, email: str | None) ->
 
 
 def waiting_on(session: Session, slack_id: str, email: str | None) -> list[tuple[Request, ApprovalStep]]:
-    """Pending requests whose current step the person may approve (never their own)."""
+    """Pending requests whose current step the person may decide (never their own)."""
+    actor = permissions.Actor(slack_id=slack_id, email=email)
     query = (
         select(Request, ApprovalStep)
         .join(ApprovalStep, col(ApprovalStep.request_id) == col(Request.id))
@@ -78,13 +84,16 @@ def waiting_on(session: Session, slack_id: str, email: str | None) -> list[tuple
         .where(ApprovalStep.status == "pending")
         .order_by(col(Request.id))
     )
-    found = []
-    for req, step in session.exec(query):
-        if req.requester_slack_id == slack_id:
-            continue
-        if slack_id in step.approver_slack_ids or (email and email in step.approver_emails):
-            found.append((req, step))
-    return found
+    candidates = [
+        (req, step)
+        for req, step in session.exec(query)
+        if actor.slack_id in step.approver_slack_ids or (actor.email and actor.email in step.approver_emails)
+    ]
+    return [
+        (req, step)
+        for req, step in candidates
+        if permissions.waiting_on(actor, permissions.request_facts(req, _steps(session, req)))
+    ]
 
 
 def email_of(session: Session, slack_id: str) -> str | None:
@@ -96,15 +105,60 @@ def roles_of(session: Session, email: str) -> set[str]:
     return set(session.exec(select(RoleMember.role).where(RoleMember.email == email)))
 
 
-def involved(session: Session, req: Request, slack_id: str) -> bool:
-    if req.requester_slack_id == slack_id:
-        return True
-    steps = session.exec(select(ApprovalStep).where(ApprovalStep.request_id == req.id))
-    if any(slack_id in s.approver_slack_ids for s in steps):
-        return True
+def facts_of(session: Session, req: Request, policy: Policy) -> permissions.RequestFacts:
+    """The request as `bot.permissions` reads it (with its steps and, for team requests, the team's DRIs)."""
+    team = req.details.get("team")
+    dris = policy.teams[team].dris if isinstance(team, str) and team in policy.teams else []
+    return permissions.request_facts(req, _steps(session, req), dris)
+
+
+def _steps(session: Session, req: Request) -> list[ApprovalStep]:
+    return list(session.exec(select(ApprovalStep).where(ApprovalStep.request_id == req.id)))
+
+
+def offboarding_state_of(session: Session, email: str | None) -> str | None:
+    """ "done" / "pending" when an offboarding request names this person (SPEC §6.2), else None."""
+    if not email:
+        return None
+    email = email.lower()
+    query = (
+        select(Request.status, Request.details)
+        .where(Request.kind == "offboarding")
+        .where(col(Request.status).in_(permissions.OFFBOARDING_PENDING + permissions.OFFBOARDING_DONE))
+    )
+    named = (status for status, details in session.exec(query) if email in _subjects(details))
+    return permissions.offboarding_state(named)
+
+
+def _subjects(details: Mapping[str, Any]) -> set[str]:
+    subjects = details.get("subjects")
+    return {str(e).lower() for e in subjects} if isinstance(subjects, list) else set()
+
+
+def actor_of(session: Session, slack_id: str, policy: Policy) -> permissions.Actor:
+    """Who is acting, as far as the caches know: email, roles, and whether an offboarding names them. A role backed
+    by an Okta group that a cold or stale cache does not list is unconfirmed, not absent (SPEC §6.1)."""
     email = email_of(session, slack_id)
-    if email is None:
-        return False
-    if email in (req.subject_email, req.requester_email):
-        return True
-    return bool(roles_of(session, email) & {"it-admins", "helpdesk"})
+    held: set[str] = set()
+    unconfirmed: set[str] = set()
+    cached = roles_of(session, email) if email else set()
+    fresh = _role_cache_fresh(session)
+    for role in policy.roles:
+        if role in cached or (email and email in {m.lower() for m in policy.role_members(role)}):
+            held.add(role)
+        elif (policy.role_okta_group(role) or not email) and not fresh:
+            # a fresh cache has every holder's Slack id too; a cold one confirms no absence
+            unconfirmed.add(role)
+    return permissions.Actor(
+        slack_id=slack_id,
+        email=email,
+        roles=frozenset(held),
+        unconfirmed=frozenset(unconfirmed),
+        offboarding=offboarding_state_of(session, email),
+    )
+
+
+def _role_cache_fresh(session: Session) -> bool:
+    """All roles are refreshed together (workflows/people.py `refresh_roles`)."""
+    newest = session.exec(select(RoleMember.refreshed_at).order_by(col(RoleMember.refreshed_at).desc())).first()
+    return newest is not None and utcnow() - newest < permissions.ROLE_CACHE_TRUSTED_FOR

@@ -101,7 +101,10 @@ class NewKeySecret:
 
 
 class AwsProvider(Protocol):
-    def find_iam_user(self, email: str) -> str | None: ...
+    # Raw lookups; which IAM user is a person's is decided in workflows/identity.py (SPEC §5).
+    def users_tagged(self, email: str) -> list[str]: ...
+
+    def get_iam_user(self, name: str) -> IamUser | None: ...
 
     def list_users(self) -> list[IamUser]: ...
 
@@ -153,18 +156,18 @@ class AwsAdapter:
         _silence_wire_logs()
 
     # --- AwsProvider -------------------------------------------------------------------------------------
-    def find_iam_user(self, email: str) -> str | None:
-        """SPEC: the IAM user tagged email=<email>, else the one named like the email, else like its local part."""
-        wanted = email.strip().lower()
-        tagged = self._email_index().get(wanted, [])
-        if len(tagged) > 1:
-            raise ProviderError(PROVIDER, f"several IAM users are tagged {EMAIL_TAG}={wanted}: {', '.join(tagged)}")
-        if tagged:
-            return tagged[0]
-        for name in dict.fromkeys((wanted, wanted.partition("@")[0])):
-            if name and self._user_exists(name):
-                return name
-        return None
+    def users_tagged(self, email: str) -> list[str]:
+        """The IAM users tagged email=<email> (case-insensitive), from a scan cached for `tag_index_ttl`."""
+        return list(self._email_index().get(email.strip().lower(), []))
+
+    def get_iam_user(self, name: str) -> IamUser | None:
+        """The IAM user `name` with its `email` tag (read now, not from the cached scan), or None."""
+        iam = self._client("iam")
+        try:
+            tags = self._call(partial(self._user_tags, iam, name))
+        except NotFoundError:
+            return None
+        return IamUser(name, _email_tag(tags))
 
     def list_users(self) -> list[IamUser]:
         """Every IAM user with its `email` tag. ListUsers returns no tags, so one ListUserTags each."""
@@ -178,8 +181,7 @@ class AwsAdapter:
                 tags = self._call(partial(self._user_tags, iam, name))
             except NotFoundError:
                 continue  # deleted since the listing
-            email = next((str(t["Value"]).strip().lower() for t in tags if t["Key"] == EMAIL_TAG), None)
-            users.append(IamUser(name, email))
+            users.append(IamUser(name, _email_tag(tags)))
         return users
 
     def list_keys(self, user: str, *, with_last_use: bool = True) -> list[AccessKey]:
@@ -307,14 +309,6 @@ class AwsAdapter:
     def _user_tags(iam: Any, name: str) -> list[dict[str, str]]:
         return [tag for page in iam.get_paginator("list_user_tags").paginate(UserName=name) for tag in page["Tags"]]
 
-    def _user_exists(self, name: str) -> bool:
-        iam = self._client("iam")
-        try:
-            self._call(lambda: iam.get_user(UserName=name))
-        except NotFoundError:
-            return False
-        return True
-
     def _client(self, service: str) -> Any:
         with self._lock:
             client = self._clients.get(service)
@@ -374,6 +368,10 @@ class AwsAdapter:
 
 class _AlreadyExists(Exception):
     pass
+
+
+def _email_tag(tags: list[dict[str, str]]) -> str | None:
+    return next((str(t["Value"]).strip().lower() for t in tags if t["Key"] == EMAIL_TAG), None)
 
 
 def _status(value: object) -> Literal["Active", "Inactive"]:

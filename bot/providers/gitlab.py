@@ -51,9 +51,12 @@ class FiledIssue:
     labels: tuple[str, ...]
     confidential: bool
     author_username: str
+    author_id: int | None = None
 
 
 class IssueTracker(Protocol):
+    def current_user_id(self) -> int: ...
+
     def find_user_id(self, username: str | None = None, email: str | None = None) -> int | None: ...
 
     def create_issue(
@@ -67,7 +70,7 @@ class IssueTracker(Protocol):
     ) -> FiledIssue: ...
 
     def search_open_issues(
-        self, project: str, title_query: str, author_username: str | None = None
+        self, project: str, title_query: str, author_username: str | None = None, author_id: int | None = None
     ) -> list[FiledIssue]: ...
 
     def get_issue(self, project: str, iid: int) -> FiledIssue: ...
@@ -113,6 +116,10 @@ class GitLabAdapter:
         self._me: dict[str, Any] | None = None
 
     # --- IssueTracker -----------------------------------------------------------------------------
+    def current_user_id(self) -> int:
+        """The GitLab user id of the token's user (`GET /user`, asked once)."""
+        return int(self._retry(self._current_user)["id"])
+
     def find_user_id(self, username: str | None = None, email: str | None = None) -> int | None:
         """The active user with this username (when given, only it counts), else the one with this email.
 
@@ -171,7 +178,7 @@ class GitLabAdapter:
         return self._retry(attempt)
 
     def search_open_issues(
-        self, project: str, title_query: str, author_username: str | None = None
+        self, project: str, title_query: str, author_username: str | None = None, author_id: int | None = None
     ) -> list[FiledIssue]:
         """Open issues whose title matches `title_query` the GitLab way (every 3+ char word), newest first."""
         filters: dict[str, Any] = {"state": "opened", "order_by": "created_at", "sort": "desc"}
@@ -179,6 +186,8 @@ class GitLabAdapter:
             filters.update({"search": title_query, "in": "title"})  # `in_=` would be sent literally
         if author_username:
             filters["author_username"] = author_username
+        if author_id is not None:
+            filters["author_id"] = author_id
         issues = self._call("search issues", lambda: self._list_issues(project, filters))
         return [_filed(i, project) for i in issues]
 
@@ -312,4 +321,21 @@ def _filed(data: dict[str, Any], project: str) -> FiledIssue:
         labels=tuple(str(label) for label in data.get("labels") or ()),
         confidential=bool(data.get("confidential")),
         author_username=str((data.get("author") or {}).get("username", "")),
+        author_id=_author_id(data),
     )
+
+
+def _author_id(data: dict[str, Any]) -> int | None:
+    value = (data.get("author") or {}).get("id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def open_issues_filed_by_bot(
+    tracker: IssueTracker, project: str, title_query: str, *, confidential: bool
+) -> list[FiledIssue]:
+    """Open issues matching `title_query` that the bot may take as its own: filed by the bot's own GitLab
+    user (anyone who can open issues can write a title the bot would look for) and, when `confidential`,
+    confidential ones only (a public issue must never receive what was meant to be confidential)."""
+    me = tracker.current_user_id()
+    found = tracker.search_open_issues(project, title_query, author_id=me)
+    return [i for i in found if i.author_id == me and (i.confidential or not confidential)]

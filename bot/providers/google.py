@@ -39,11 +39,16 @@ if TYPE_CHECKING:
 
 PROVIDER = "google"
 DEFAULT_API_URL = "https://admin.googleapis.com/"
-# users.get/list/update/patch need admin.directory.user; users.signOut needs admin.directory.user.security.
+# users.get/list/update/patch need admin.directory.user; users.signOut, tokens.* and asps.* need
+# admin.directory.user.security.
 SCOPES = (
     "https://www.googleapis.com/auth/admin.directory.user",
     "https://www.googleapis.com/auth/admin.directory.user.security",
 )
+# The Data Transfer API has its own token (its own scope), so a Workspace that has not delegated it only loses
+# `google_transfer_data`, not the Directory calls.
+SCOPE_DATATRANSFER = "https://www.googleapis.com/auth/admin.datatransfer"
+_APIS = {"directory": ("directory_v1", SCOPES), "datatransfer": ("datatransfer_v1", (SCOPE_DATATRANSFER,))}
 QUERIES_PER_MINUTE = 2400
 _RATE_LIMIT_REASONS = frozenset({"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -56,9 +61,40 @@ class GoogleUser:
     full_name: str
     suspended: bool
     last_login: datetime | None  # None: never signed in
+    is_admin: bool = False  # a super admin
+    aliases: tuple[str, ...] = ()  # lower case
+
+
+@dataclass(frozen=True)
+class OAuthToken:
+    """An OAuth token a user granted to a third-party app (Directory `tokens`)."""
+
+    client_id: str
+    display_text: str
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AppPassword:
+    """An application-specific password (Directory `asps`)."""
+
+    code_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A Data Transfer API transfer of an old owner's data (by Google user id) to a new owner."""
+
+    id: str
+    old_owner_id: str
+    new_owner_id: str
+    status: str  # overallTransferStatusCode: new | inProgress | completed | failed
+    application_ids: tuple[str, ...] = ()
 
 
 class GoogleProvider(Protocol):
+    # users.get takes an alias too and answers with the account behind it: compare primary_email.
     def get_user(self, email: str) -> GoogleUser | None: ...
 
     def set_suspended(self, email: str, suspended: bool) -> None: ...
@@ -66,6 +102,24 @@ class GoogleProvider(Protocol):
     def sign_out(self, email: str) -> None: ...
 
     def list_users(self, domain: str, page_size: int = 500) -> list[GoogleUser]: ...
+
+    def list_tokens(self, user_key: str) -> list[OAuthToken]: ...
+
+    def delete_token(self, user_key: str, client_id: str) -> None: ...
+
+    def list_app_passwords(self, user_key: str) -> list[AppPassword]: ...
+
+    def delete_app_password(self, user_key: str, code_id: int) -> None: ...
+
+    def transfer_applications(self) -> dict[str, str]: ...
+
+    def start_transfer(
+        self, old_owner_id: str, new_owner_id: str, applications: dict[str, list[dict[str, Any]]]
+    ) -> Transfer: ...
+
+    def get_transfer(self, transfer_id: str) -> Transfer: ...
+
+    def find_transfers(self, old_owner_id: str, new_owner_id: str) -> list[Transfer]: ...
 
     def ping(self) -> str: ...
 
@@ -127,8 +181,8 @@ class GoogleAdapter:
         self._sleep = sleep
         self.bucket = TokenBucket(queries_per_minute, sleep=sleep)
         self._build_lock = threading.RLock()
-        self._service: Any = None
-        self._credentials: Credentials | None = None
+        self._services: dict[str, Any] = {}  # by API: directory, datatransfer
+        self._credentials: dict[str, Credentials] = {}
         self._local = threading.local()
 
     # --- GoogleProvider -------------------------------------------------------------------------------
@@ -163,6 +217,69 @@ class GoogleAdapter:
             if not page_token:
                 return found
 
+    def list_tokens(self, user_key: str) -> list[OAuthToken]:
+        data = self._execute(lambda tokens: tokens.list(userKey=user_key), resource="tokens")
+        return [
+            OAuthToken(str(t["clientId"]), str(t.get("displayText", "")), tuple(str(s) for s in t.get("scopes", [])))
+            for t in data.get("items", [])
+        ]
+
+    def delete_token(self, user_key: str, client_id: str) -> None:
+        self._execute(lambda tokens: tokens.delete(userKey=user_key, clientId=client_id), resource="tokens")
+
+    def list_app_passwords(self, user_key: str) -> list[AppPassword]:
+        data = self._execute(lambda asps: asps.list(userKey=user_key), resource="asps")
+        return [AppPassword(int(a["codeId"]), str(a.get("name", ""))) for a in data.get("items", [])]
+
+    def delete_app_password(self, user_key: str, code_id: int) -> None:
+        self._execute(lambda asps: asps.delete(userKey=user_key, codeId=code_id), resource="asps")
+
+    # --- Data Transfer API (user ids, not emails) ---------------------------------------------------------------
+    def transfer_applications(self) -> dict[str, str]:
+        """Application name -> id (e.g. "Drive and Docs", "Calendar"), from applications.list."""
+        found: dict[str, str] = {}
+        page_token: str | None = None
+        while True:
+            token = page_token
+
+            def page(applications: Any, token: str | None = token) -> Any:
+                return applications.list(**({"pageToken": token} if token else {}))
+
+            data = self._execute(page, resource="applications", api="datatransfer")
+            found.update({str(a["name"]): str(a["id"]) for a in data.get("applications", [])})
+            page_token = data.get("nextPageToken")
+            if not page_token:
+                return found
+
+    def start_transfer(
+        self, old_owner_id: str, new_owner_id: str, applications: dict[str, list[dict[str, Any]]]
+    ) -> Transfer:
+        """transfers.insert: `applications` maps an application id to its transfer params ([{key, value}])."""
+        body = {
+            "oldOwnerUserId": old_owner_id,
+            "newOwnerUserId": new_owner_id,
+            "applicationDataTransfers": [
+                {"applicationId": app_id, **({"applicationTransferParams": params} if params else {})}
+                for app_id, params in applications.items()
+            ],
+        }
+        data = self._execute(lambda transfers: transfers.insert(body=body), resource="transfers", api="datatransfer")
+        return _to_transfer(data)
+
+    def get_transfer(self, transfer_id: str) -> Transfer:
+        data = self._execute(
+            lambda transfers: transfers.get(dataTransferId=transfer_id), resource="transfers", api="datatransfer"
+        )
+        return _to_transfer(data)
+
+    def find_transfers(self, old_owner_id: str, new_owner_id: str) -> list[Transfer]:
+        data = self._execute(
+            lambda transfers: transfers.list(oldOwnerUserId=old_owner_id, newOwnerUserId=new_owner_id),
+            resource="transfers",
+            api="datatransfer",
+        )
+        return [_to_transfer(item) for item in data.get("dataTransfers", [])]
+
     def ping(self) -> str:
         admin = self.get_user(self.subject)
         if admin is None:
@@ -170,8 +287,9 @@ class GoogleAdapter:
         return f"acting as {admin.primary_email}"
 
     # --- plumbing -------------------------------------------------------------------------------------------
-    def _execute(self, make_request: Callable[[Any], Any]) -> Any:
-        """Build the request from `users()`, run it on this thread's http, map errors, retry."""
+    def _execute(self, make_request: Callable[[Any], Any], resource: str = "users", api: str = "directory") -> Any:
+        """Build the request from a resource of the API (Directory `users()`, `tokens()`, `asps()`; Data Transfer
+        `applications()`, `transfers()`), run it on this thread's http, map errors, retry."""
         from google.auth.exceptions import RefreshError
         from google.auth.exceptions import TransportError as AuthTransportError
         from googleapiclient.errors import HttpError
@@ -181,11 +299,11 @@ class GoogleAdapter:
 
         def once() -> Any:
             nonlocal rate_limited
-            users = self._users()
-            transport = self._http()
+            collection = getattr(self._service_of(api), resource)()
+            transport = self._http(api)
             self.bucket.acquire()
             try:
-                return make_request(users).execute(http=transport)
+                return make_request(collection).execute(http=transport)
             except HttpError as exc:
                 error = _map_http_error(exc, self._backoff(rate_limited))
             except RefreshError as exc:
@@ -202,49 +320,50 @@ class GoogleAdapter:
         # Google sends no Retry-After with its quota errors and asks for exponential backoff with jitter.
         return min(64.0, self._rate_limit_backoff * 2.0**rate_limited_so_far) * (1 + random.random() / 4)
 
-    def _users(self) -> Any:
-        if self._service is None:
+    def _service_of(self, api: str) -> Any:
+        if api not in self._services:
             with self._build_lock:
-                if self._service is None:
+                if api not in self._services:
                     from googleapiclient.discovery import build
 
-                    self._service = build(
+                    self._services[api] = build(
                         "admin",
-                        "directory_v1",
+                        _APIS[api][0],
                         static_discovery=True,
                         cache_discovery=False,
                         client_options={"api_endpoint": self.api_url},
-                        http=self._new_http(),
+                        http=self._new_http(api),
                     )
-        return self._service.users()
+        return self._services[api]
 
-    def _http(self) -> Any:
-        http = getattr(self._local, "http", None)
+    def _http(self, api: str = "directory") -> Any:
+        http = getattr(self._local, api, None)
         if http is None:
-            http = self._local.http = self._new_http()
+            http = self._new_http(api)
+            setattr(self._local, api, http)
         return http
 
-    def _new_http(self) -> Any:
+    def _new_http(self, api: str) -> Any:
         import google_auth_httplib2
         import httplib2
 
         return google_auth_httplib2.AuthorizedHttp(
-            self._shared_credentials(), http=httplib2.Http(timeout=self._timeout)
+            self._shared_credentials(api), http=httplib2.Http(timeout=self._timeout)
         )
 
-    def _shared_credentials(self) -> Credentials:
-        if self._credentials is None:
+    def _shared_credentials(self, api: str) -> Credentials:
+        if api not in self._credentials:
             with self._build_lock:
-                if self._credentials is None:
-                    self._credentials = self._load_credentials()
-        return self._credentials
+                if api not in self._credentials:
+                    self._credentials[api] = self._load_credentials(_APIS[api][1])
+        return self._credentials[api]
 
-    def _load_credentials(self) -> Credentials:
+    def _load_credentials(self, scopes: tuple[str, ...]) -> Credentials:
         from google.oauth2 import service_account
 
         try:
             base = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-                str(self._credentials_file), scopes=SCOPES
+                str(self._credentials_file), scopes=scopes
             )
         except (OSError, ValueError, KeyError) as exc:
             # The message names the file and the problem, never the key material.
@@ -262,6 +381,18 @@ def _to_user(data: dict[str, Any]) -> GoogleUser:
         full_name=str(data.get("name", {}).get("fullName", "")),
         suspended=bool(data.get("suspended", False)),
         last_login=_parse_login(data.get("lastLoginTime")),
+        is_admin=bool(data.get("isAdmin", False)),
+        aliases=tuple(str(a).lower() for a in data.get("aliases", [])),
+    )
+
+
+def _to_transfer(data: dict[str, Any]) -> Transfer:
+    return Transfer(
+        id=str(data["id"]),
+        old_owner_id=str(data.get("oldOwnerUserId", "")),
+        new_owner_id=str(data.get("newOwnerUserId", "")),
+        status=str(data.get("overallTransferStatusCode", "")),
+        application_ids=tuple(str(a.get("applicationId", "")) for a in data.get("applicationDataTransfers", [])),
     )
 
 

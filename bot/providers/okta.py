@@ -63,6 +63,9 @@ class OktaDirectory(Protocol):
     """What the workflows need from Okta. Writes are idempotent."""
 
     def get_user(self, id_or_login: str) -> OktaUser | None: ...
+    def find_users_by_email(self, email: str) -> list[OktaUser]: ...
+    def admin_roles(self, user_id: str) -> list[str]: ...
+    def api_user(self) -> OktaUser | None: ...
     def list_user_groups(self, user_id: str) -> list[OktaGroup]: ...
     def search_groups(self, query: str, limit: int = 20) -> list[OktaGroup]: ...
     def get_group_by_name(self, name: str) -> OktaGroup | None: ...
@@ -137,6 +140,22 @@ class OktaSdkDirectory:
             return None
         return _user(user)
 
+    def find_users_by_email(self, email: str) -> list[OktaUser]:
+        """Users whose `profile.email` is `email` (any status); a login may differ from the email."""
+        users, _ = self._call("list_users", search=f'profile.email eq "{_quoted(email)}"', limit=10)
+        return [_user(u) for u in users or []]
+
+    def admin_roles(self, user_id: str) -> list[str]:
+        """The types of the admin roles assigned to the user (SUPER_ADMIN, ORG_ADMIN, ...)."""
+        roles, _ = self._call("list_assigned_roles_for_user", user_id)
+        return [_role_type(r) for r in roles or []]
+
+    def api_user(self) -> OktaUser | None:
+        """The user an API token belongs to (`/users/me`); None for an OAuth service app, which has none."""
+        if self._auth["authorizationMode"] != "SSWS":
+            return None
+        return self.get_user("me")
+
     def list_user_groups(self, user_id: str) -> list[OktaGroup]:
         groups, _ = self._call("list_user_groups", user_id)
         return [_group(g) for g in groups or []]
@@ -147,8 +166,7 @@ class OktaSdkDirectory:
         return [_group(g) for g in groups or []]
 
     def get_group_by_name(self, name: str) -> OktaGroup | None:
-        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
-        groups, _ = self._call("list_groups", search=f'profile.name eq "{quoted}"', limit=10)
+        groups, _ = self._call("list_groups", search=f'profile.name eq "{_quoted(name)}"', limit=10)
         found = [g for g in map(_group, groups or []) if g.name == name]
         return found[0] if found else None
 
@@ -528,6 +546,17 @@ def _user(u: Any) -> OktaUser:
         last_name=profile.get("lastName") or "",
         profile=profile,
     )
+
+
+def _quoted(value: str) -> str:
+    """A string literal's inside in an Okta search expression."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _role_type(role: Any) -> str:
+    inner = getattr(role, "actual_instance", None) or role  # the SDK wraps the oneOf (standard | custom role)
+    value = getattr(inner, "type", None)
+    return str(getattr(value, "value", value) or "")
 
 
 def _group(g: Any) -> OktaGroup:

@@ -21,6 +21,7 @@ import logging
 from typing import Any
 
 from okta.api.group_api import GroupApi
+from okta.api.role_assignment_a_user_api import RoleAssignmentAUserApi
 from okta.api.user_api import UserApi
 from okta.api.user_lifecycle_api import UserLifecycleApi
 from okta.api.user_resources_api import UserResourcesApi
@@ -40,11 +41,12 @@ API_CLASSES: dict[type, tuple[str, ...]] = {
     GroupApi: ("list_groups", "list_group_users", "assign_user_to_group", "unassign_user_from_group"),
     UserLifecycleApi: ("suspend_user", "unsuspend_user", "deactivate_user"),
     UserSessionsApi: ("revoke_user_sessions",),
+    RoleAssignmentAUserApi: ("list_assigned_roles_for_user",),
 }
 
 
-class SlimOktaClient(UserApi, UserResourcesApi, GroupApi, UserLifecycleApi, UserSessionsApi):
-    """`okta.client.Client` with five API classes instead of all of them.
+class SlimOktaClient(UserApi, UserResourcesApi, GroupApi, UserLifecycleApi, UserSessionsApi, RoleAssignmentAUserApi):
+    """`okta.client.Client` with six API classes instead of all of them.
 
     `__init__` is `Client.__init__` (3.4.6) step for step, less the attributes only `Client`'s
     own getters read (`_client_id`, `_scopes`, `_private_key`, ...)."""

@@ -210,7 +210,7 @@ _KEY_AGES: tuple[tuple[int, int | None], ...] = ((12, 1), (45, 3), (95, 20), (13
 
 def seed_aws(endpoint_url: str, directory: Directory, now: datetime | None = None) -> list[SeededKey]:
     """IAM users of the demo directory (tagged email=<email> where the person is tagged), one access key each
-    with varied ages, and the service users with one old key. Returns the keys made."""
+    with varied ages, then the service users and the directory's other IAM users. Returns the keys made."""
     iam = sandbox_client("iam", endpoint_url)
     moment = now or datetime.now(UTC)
     seeded: list[SeededKey] = []
@@ -219,7 +219,9 @@ def seed_aws(endpoint_url: str, directory: Directory, now: datetime | None = Non
         for p in directory.people
         if p.iam_user
     ]
-    users += [(name, []) for name in directory.service_users]
+    service_tags = dict(directory.service_user_tags)
+    users += [(name, _email_tags(service_tags.get(name))) for name in directory.service_users]
+    users += [(extra.name, _email_tags(extra.tagged)) for extra in directory.extra_iam_users]
     for n, (name, tags) in enumerate(users):
         iam.create_user(UserName=name, **({"Tags": tags} if tags else {}))
         key_id = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
@@ -229,3 +231,7 @@ def seed_aws(endpoint_url: str, directory: Directory, now: datetime | None = Non
         )
         seeded.append(SeededKey(name, key_id, age, used))
     return seeded
+
+
+def _email_tags(email: str | None) -> list[dict[str, str]]:
+    return [{"Key": "email", "Value": email}] if email else []

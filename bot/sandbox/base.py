@@ -51,14 +51,17 @@ class Fault:
     rate: float = 1.0
     kind: str = "error"  # "error" (vendor error body) | "timeout" (sleep, then drop) | "ratelimit"
     after: bool = False  # fail after the call took effect (the change is made, the client sees the error)
+    body_contains: str = ""  # only calls whose body holds this text (e.g. one DM channel's id)
 
 
-def take_fault(faults: list[Fault], method: str, path: str) -> Fault | None:
+def take_fault(faults: list[Fault], method: str, path: str, body: bytes = b"") -> Fault | None:
     """The first fault that applies to this call (counting down its `remaining`); the caller holds the lock."""
     for fault in list(faults):
         if fault.method and fault.method != method:
             continue
         if not path.startswith(fault.path_prefix):
+            continue
+        if fault.body_contains and fault.body_contains.encode() not in body:
             continue
         if fault.rate < 1.0 and random.random() >= fault.rate:
             continue
@@ -245,7 +248,7 @@ class StandIn:
 
     def _matching_fault(self, request: Request) -> Fault | None:
         with self.lock:
-            return take_fault(self.faults, request.method, request.path)
+            return take_fault(self.faults, request.method, request.path, request.get_data(cache=True))
 
     # --- queries for tests ---------------------------------------------------------------
     def calls_to(self, method: str, path_prefix: str) -> list[RecordedCall]:

@@ -1016,6 +1016,20 @@ class GitLabStandIn(StandIn):
     def reopen_issue(self, project: str, iid: int, by: str) -> None:
         self._as_user(by, lambda actor: self.update_issue(self.issue_obj(project, iid), actor, state_event="reopen"))
 
+    def open_issue(
+        self, project: str, title: str, *, by: str, description: str = "", confidential: bool = False
+    ) -> int:
+        """An issue filed by `by` (as through that user's own token); returns its iid."""
+        with self.lock:
+            issue = self.create_issue(
+                self.project(project),
+                self.user_by_username(by),
+                title=title,
+                description=description,
+                confidential=confidential,
+            )
+            return issue.iid
+
     def comment(self, project: str, iid: int, body: str, by: str) -> None:
         self._as_user(by, lambda actor: self.add_note(self.issue_obj(project, iid), actor, body))
 

@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import secrets
 import time
 from collections import Counter
@@ -37,7 +38,14 @@ SCOPE_USER = "https://www.googleapis.com/auth/admin.directory.user"
 SCOPE_USER_READONLY = "https://www.googleapis.com/auth/admin.directory.user.readonly"
 SCOPE_USER_SECURITY = "https://www.googleapis.com/auth/admin.directory.user.security"
 # What an admin grants the bot's client id in Admin console > Security > API controls > Domain-wide delegation.
-DEFAULT_DELEGATED_SCOPES = (SCOPE_USER, SCOPE_USER_SECURITY)
+SCOPE_DATATRANSFER = "https://www.googleapis.com/auth/admin.datatransfer"
+DEFAULT_DELEGATED_SCOPES = (SCOPE_USER, SCOPE_USER_SECURITY, SCOPE_DATATRANSFER)
+# The Data Transfer API's applications (Google's own ids) and the transfer params each accepts.
+TRANSFER_APPLICATIONS = (
+    ("55656082996", "Drive and Docs", (("PRIVACY_LEVEL", ("PRIVATE", "SHARED")),)),
+    ("435070579839", "Calendar", (("RELEASE_RESOURCES", ("TRUE",)),)),
+    ("810260081642", "Google Data Studio", ()),
+)
 DEFAULT_ADMIN_SUBJECT = f"engops-admin@{DOMAIN}"
 DEFAULT_CUSTOMER_ID = "C03az79cb"
 
@@ -57,6 +65,7 @@ CLOCK_SKEW = 300
 NEVER_LOGGED_IN = "1970-01-01T00:00:00.000Z"  # what Google returns for a user who never signed in
 
 USERS_PATH = "/admin/directory/v1/users"
+TRANSFER_PATH = "/admin/datatransfer/v1"
 _NOT_IMPLEMENTED_PARAMS = frozenset({"query", "event", "customFieldMask", "fields", "callback"})
 
 _STATUS_NAMES = {
@@ -75,7 +84,17 @@ _STATUS_NAMES = {
 @cache
 def directory_discovery() -> dict[str, Any]:
     """The Admin SDK Directory v1 discovery document shipped with google-api-python-client."""
-    doc = resources.files("googleapiclient") / "discovery_cache" / "documents" / "admin.directory_v1.json"
+    return _discovery("admin.directory_v1.json")
+
+
+@cache
+def datatransfer_discovery() -> dict[str, Any]:
+    """The Admin SDK Data Transfer v1 discovery document shipped with google-api-python-client."""
+    return _discovery("admin.datatransfer_v1.json")
+
+
+def _discovery(name: str) -> dict[str, Any]:
+    doc = resources.files("googleapiclient") / "discovery_cache" / "documents" / name
     loaded: dict[str, Any] = json.loads(doc.read_text(encoding="utf-8"))
     return loaded
 
@@ -154,6 +173,9 @@ class _User:
     last_login_time: str = NEVER_LOGGED_IN
     creation_time: str = field(default_factory=lambda: _rfc3339(datetime.now(UTC)))
     extra: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)  # lower case
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # OAuth tokens by clientId (Token resources)
+    asps: dict[int, dict[str, Any]] = field(default_factory=dict)  # app passwords by codeId (Asp resources)
 
     def resource(self, customer_id: str) -> dict[str, Any]:
         body: dict[str, Any] = dict(self.extra)
@@ -176,13 +198,16 @@ class _User:
                 "archived": False,
                 "changePasswordAtNextLogin": False,
                 "ipWhitelisted": False,
-                "emails": [{"address": self.primary_email, "primary": True}],
+                "emails": [{"address": self.primary_email, "primary": True}]
+                + [{"address": alias} for alias in self.aliases],
                 "customerId": customer_id,
                 "orgUnitPath": self.org_unit_path,
                 "isMailboxSetup": True,
                 "includeInGlobalAddressList": True,
             }
         )
+        if self.aliases:  # Google leaves the key out when there are none
+            body["aliases"] = list(self.aliases)
         if self.suspended:
             body["suspensionReason"] = "ADMIN"
         digest = hashlib.sha1(json.dumps(body, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
@@ -237,6 +262,12 @@ class GoogleStandIn(StandIn):
         self.clients: dict[str, _TrustedClient] = {}  # by client_email
         self.grants: dict[str, _Grant] = {}  # by access token
         self.signouts: Counter[str] = Counter()
+        self.data_transfers: dict[str, dict[str, Any]] = {}  # DataTransfer resources by id
+        self._transfer_checks: Counter[str] = Counter()
+        # A transfer reports inProgress to this many transfers.get, then completed (or failed, when set):
+        # "takes a while" without a clock, so tests decide how long.
+        self.transfer_checks_to_finish = 1
+        self.transfers_fail = False
         self.tokens_issued = 0
         # 403 userRateLimitExceeded (per-user QPM, the usual one) or 429 rateLimitExceeded (per account).
         self.rate_limit_status = 403
@@ -246,6 +277,15 @@ class GoogleStandIn(StandIn):
         self._api("users.update", f"{USERS_PATH}/<user_key>", self._update_user)
         self._api("users.patch", f"{USERS_PATH}/<user_key>", self._update_user)
         self._api("users.signOut", f"{USERS_PATH}/<user_key>/signOut", self._sign_out)
+        self._api("tokens.list", f"{USERS_PATH}/<user_key>/tokens", self._list_tokens)
+        self._api("tokens.delete", f"{USERS_PATH}/<user_key>/tokens/<client_id>", self._delete_token)
+        self._api("asps.list", f"{USERS_PATH}/<user_key>/asps", self._list_asps)
+        self._api("asps.delete", f"{USERS_PATH}/<user_key>/asps/<code_id>", self._delete_asp)
+        transfer = datatransfer_discovery
+        self._api("applications.list", f"{TRANSFER_PATH}/applications", self._list_applications, transfer)
+        self._api("transfers.insert", f"{TRANSFER_PATH}/transfers", self._insert_transfer, transfer)
+        self._api("transfers.list", f"{TRANSFER_PATH}/transfers", self._list_transfers, transfer)
+        self._api("transfers.get", f"{TRANSFER_PATH}/transfers/<data_transfer_id>", self._get_transfer, transfer)
 
     # --- seeding and test helpers ---------------------------------------------------------------
     @classmethod
@@ -259,7 +299,19 @@ class GoogleStandIn(StandIn):
             never = n == len(directory.people) - 1
             last_login = None if never else now - timedelta(days=days_ago[n % len(days_ago)], hours=n, minutes=7 * n)
             org_unit = "/IT" if "it-helpdesk" in person.okta_groups else "/Employees"
-            stand_in.add_user(person.email, given, family, last_login=last_login, org_unit_path=org_unit)
+            stand_in.add_user(
+                person.email,
+                given,
+                family,
+                last_login=last_login,
+                org_unit_path=org_unit,
+                is_admin=person.google_admin,
+                aliases=person.google_aliases,
+            )
+            for app in person.google_tokens:
+                stand_in.add_token(person.email, app)
+            for name in person.google_app_passwords:
+                stand_in.add_app_password(person.email, name)
         stand_in.add_user(admin_subject, "EngOps", "Automation", is_admin=True, last_login=now, org_unit_path="/IT")
         return stand_in
 
@@ -273,6 +325,7 @@ class GoogleStandIn(StandIn):
         is_admin: bool = False,
         last_login: datetime | None = None,
         org_unit_path: str = "/",
+        aliases: Iterable[str] = (),
     ) -> str:
         with self.lock:
             user_id = str(100000000000000000000 + len(self.users) * 7919 + 1)
@@ -285,8 +338,62 @@ class GoogleStandIn(StandIn):
                 is_admin=is_admin,
                 org_unit_path=org_unit_path,
                 last_login_time=_rfc3339(last_login) if last_login else NEVER_LOGGED_IN,
+                aliases=[a.lower() for a in aliases],
             )
             return user_id
+
+    def add_token(self, email: str, display_text: str, scopes: Iterable[str] = ("openid", "email")) -> str:
+        """A third-party app's OAuth token for the user; returns its clientId."""
+        with self.lock:
+            user = self._target(email)
+            seed = hashlib.sha1(f"{user.id}/{display_text}".encode(), usedforsecurity=False).hexdigest()
+            client_id = f"{int(seed[:12], 16) % 10**12:012d}.apps.googleusercontent.com"
+            body: dict[str, Any] = {
+                "kind": "admin#directory#token",
+                "clientId": client_id,
+                "displayText": display_text,
+                "anonymous": False,
+                "nativeApp": False,
+                "scopes": list(scopes),
+                "userKey": user.id,
+            }
+            body["etag"] = _etag(body)
+            user.tokens[client_id] = body
+            return client_id
+
+    def add_app_password(self, email: str, name: str) -> int:
+        """An application-specific password of the user; returns its codeId."""
+        with self.lock:
+            user = self._target(email)
+            code_id = max(user.asps, default=0) + 1
+            created = str(int(time.time() * 1000))
+            body: dict[str, Any] = {
+                "kind": "admin#directory#asp",
+                "codeId": code_id,
+                "name": name,
+                "creationTime": created,
+                "lastTimeUsed": created,
+                "userKey": user.id,
+            }
+            body["etag"] = _etag(body)
+            user.asps[code_id] = body
+            return code_id
+
+    def tokens(self, email: str) -> list[dict[str, Any]]:
+        """The user's OAuth tokens (Token resources), for tests."""
+        with self.lock:
+            return list(self._target(email).tokens.values())
+
+    def app_passwords(self, email: str) -> list[dict[str, Any]]:
+        """The user's application-specific passwords (Asp resources), for tests."""
+        with self.lock:
+            return list(self._target(email).asps.values())
+
+    def transfers(self, old_owner_email: str | None = None) -> list[dict[str, Any]]:
+        """The Data Transfer API's transfers (DataTransfer resources), optionally of one old owner, for tests."""
+        with self.lock:
+            owner = self._find(old_owner_email) if old_owner_email else None
+            return [dict(t) for t in self.data_transfers.values() if owner is None or t["oldOwnerUserId"] == owner.id]
 
     def trust(self, key: ServiceAccountKey, scopes: Iterable[str] = DEFAULT_DELEGATED_SCOPES) -> None:
         """Register a service account's public key and the scopes delegated to its client id."""
@@ -331,6 +438,7 @@ class GoogleStandIn(StandIn):
                         "primaryEmail": u.primary_email,
                         "suspended": u.suspended,
                         "isAdmin": u.is_admin,
+                        "aliases": list(u.aliases),
                         "lastLoginTime": u.last_login_time,
                         "orgUnitPath": u.org_unit_path,
                     }
@@ -468,15 +576,24 @@ class GoogleStandIn(StandIn):
         return claims
 
     # --- Directory API ------------------------------------------------------------------------------
-    def _api(self, method_id: str, path: str, handler: Callable[..., Response]) -> None:
+    def _api(
+        self,
+        method_id: str,
+        path: str,
+        handler: Callable[..., Response],
+        discovery: Callable[[], dict[str, Any]] = directory_discovery,
+    ) -> None:
         resource, _, method_name = method_id.partition(".")
-        method = directory_discovery()["resources"][resource]["methods"][method_name]
-        expected = "/" + str(method["path"]).replace("{userKey}", "<user_key>")
+        method = discovery()["resources"][resource]["methods"][method_name]
+        # {userKey} -> <user_key>, {clientId} -> <client_id>: Werkzeug's placeholders for the discovery path's
+        expected = "/" + re.sub(
+            r"\{(\w+)\}", lambda m: "<" + re.sub("([A-Z])", r"_\1", m.group(1)).lower() + ">", str(method["path"])
+        )
         assert expected == path, f"{method_id}: {path} is not the discovery path {expected}"
 
         def endpoint(request: Request, **args: str) -> Response:
             try:
-                self._check_query(method, request)
+                self._check_query(method, request, discovery())
                 grant: _Grant = request.environ["google.grant"]
                 if not grant.scopes & set(method.get("scopes", ())):
                     raise _ApiError(403, "Request had insufficient authentication scopes.", "insufficientPermissions")
@@ -489,8 +606,8 @@ class GoogleStandIn(StandIn):
         endpoint.__name__ = method_id.replace(".", "_")
         self.route(path, [str(method["httpMethod"])], endpoint)
 
-    def _check_query(self, method: dict[str, Any], request: Request) -> None:
-        known = {**directory_discovery()["parameters"], **method.get("parameters", {})}
+    def _check_query(self, method: dict[str, Any], request: Request, doc: dict[str, Any]) -> None:
+        known = {**doc["parameters"], **method.get("parameters", {})}
         for name in request.args:
             spec = known.get(name)
             if spec is None or spec.get("location") != "query":
@@ -529,11 +646,12 @@ class GoogleStandIn(StandIn):
                 raise _ApiError(403, "Not Authorized to access this resource/api", "forbidden")
 
     def _find(self, user_key: str) -> _User | None:
+        """A user by id, primary email or alias: Google answers for an alias with the account behind it."""
         if user_key in self.users:
             return self.users[user_key]
         wanted = user_key.lower()
         for user in self.users.values():
-            if user.primary_email == wanted:
+            if user.primary_email == wanted or wanted in user.aliases:
                 return user
         return None
 
@@ -596,14 +714,7 @@ class GoogleStandIn(StandIn):
 
     def _update_user(self, request: Request, user_key: str) -> Response:
         # Directory users.update also merges: fields left out are kept (documented by Google).
-        if request.mimetype != "application/json":
-            raise _ApiError(400, "Invalid JSON payload received. Expected application/json.", "parseError")
-        try:
-            body = json.loads(request.get_data(as_text=True) or "null")
-        except ValueError:
-            raise _ApiError(400, "Invalid JSON payload received.", "parseError") from None
-        if not isinstance(body, dict):
-            raise _ApiError(400, "Invalid JSON payload received. Expected an object.", "parseError")
+        body = _json_body(request)
         properties: dict[str, Any] = directory_discovery()["schemas"]["User"]["properties"]
         for name in body:
             if name not in properties:
@@ -648,6 +759,101 @@ class GoogleStandIn(StandIn):
             self.signouts[user.primary_email] += 1
         return Response(status=204)
 
+    def _list_tokens(self, request: Request, user_key: str) -> Response:
+        with self.lock:
+            return json_response(_list_body("admin#directory#tokenList", self._target(user_key).tokens.values()))
+
+    def _delete_token(self, request: Request, user_key: str, client_id: str) -> Response:
+        with self.lock:
+            if self._target(user_key).tokens.pop(client_id, None) is None:
+                raise _ApiError(404, "Resource Not Found: clientId", "notFound")
+        return Response(status=204)
+
+    def _list_asps(self, request: Request, user_key: str) -> Response:
+        with self.lock:
+            return json_response(_list_body("admin#directory#aspList", self._target(user_key).asps.values()))
+
+    def _delete_asp(self, request: Request, user_key: str, code_id: str) -> Response:
+        with self.lock:
+            user = self._target(user_key)
+            if not code_id.isdigit() or user.asps.pop(int(code_id), None) is None:
+                raise _ApiError(404, "Resource Not Found: codeId", "notFound")
+        return Response(status=204)
+
+    # --- Data Transfer API ----------------------------------------------------------------------------------
+    def _list_applications(self, request: Request) -> Response:
+        applications = []
+        for app_id, name, params in TRANSFER_APPLICATIONS:
+            body: dict[str, Any] = {"kind": "admin#datatransfer#ApplicationResource", "id": app_id, "name": name}
+            if params:
+                body["transferParams"] = [{"key": key, "value": list(values)} for key, values in params]
+            body["etag"] = _etag(body)
+            applications.append(body)
+        listed = {"kind": "admin#datatransfer#applicationsList", "applications": applications}
+        return json_response({**listed, "etag": _etag(listed)})
+
+    def _insert_transfer(self, request: Request) -> Response:
+        body = _json_body(request)
+        properties = datatransfer_discovery()["schemas"]["DataTransfer"]["properties"]
+        unknown = set(body) - set(properties)
+        if unknown:
+            raise _ApiError(400, f"Invalid JSON payload received. Unknown name {sorted(unknown)[0]!r}", "invalid")
+        known_apps = {app_id: {k for k, _ in params} for app_id, _, params in TRANSFER_APPLICATIONS}
+        with self.lock:
+            old, new = str(body.get("oldOwnerUserId", "")), str(body.get("newOwnerUserId", ""))
+            if old not in self.users or new not in self.users or old == new:
+                raise _ApiError(400, "Invalid Input: oldOwnerUserId / newOwnerUserId", "invalid")
+            apps = body.get("applicationDataTransfers") or []
+            if not apps:
+                raise _ApiError(400, "Invalid Input: applicationDataTransfers", "invalid")
+            for app in apps:
+                params = {str(p.get("key")) for p in app.get("applicationTransferParams", [])}
+                if str(app.get("applicationId")) not in known_apps or not params <= known_apps[app["applicationId"]]:
+                    raise _ApiError(400, f"Invalid Input: applicationId {app.get('applicationId')}", "invalid")
+            transfer_id = f"AKrEtIb{len(self.data_transfers) + 1:05d}"
+            resource: dict[str, Any] = {
+                "kind": "admin#datatransfer#DataTransfer",
+                "id": transfer_id,
+                "oldOwnerUserId": old,
+                "newOwnerUserId": new,
+                "applicationDataTransfers": [
+                    {**app, "applicationId": str(app["applicationId"]), "applicationTransferStatus": "pending"}
+                    for app in apps
+                ],
+                "overallTransferStatusCode": "inProgress",
+                "requestTime": _rfc3339(datetime.now(UTC)),
+            }
+            self.data_transfers[transfer_id] = resource
+            return json_response({**resource, "etag": _etag(resource)})
+
+    def _get_transfer(self, request: Request, data_transfer_id: str) -> Response:
+        with self.lock:
+            transfer = self.data_transfers.get(data_transfer_id)
+            if transfer is None:
+                raise _ApiError(404, "Resource Not Found: dataTransferId", "notFound")
+            self._transfer_checks[data_transfer_id] += 1
+            if transfer["overallTransferStatusCode"] == "inProgress" and (
+                self._transfer_checks[data_transfer_id] >= self.transfer_checks_to_finish
+            ):
+                final = "failed" if self.transfers_fail else "completed"
+                transfer["overallTransferStatusCode"] = final
+                for app in transfer["applicationDataTransfers"]:
+                    app["applicationTransferStatus"] = final
+            return json_response({**transfer, "etag": _etag(transfer)})
+
+    def _list_transfers(self, request: Request) -> Response:
+        wanted = {k: request.args[k] for k in ("oldOwnerUserId", "newOwnerUserId") if k in request.args}
+        status = request.args.get("status")
+        with self.lock:
+            found = [
+                {**t, "etag": _etag(t)}
+                for t in self.data_transfers.values()
+                if all(t[k] == v for k, v in wanted.items())
+                and (status is None or t["overallTransferStatusCode"] == status)
+            ]
+        listed: dict[str, Any] = {"kind": "admin#datatransfer#dataTransfersList", "dataTransfers": found}
+        return json_response({**listed, "etag": _etag(listed)})
+
     # --- responses ------------------------------------------------------------------------------------
     def _unauthenticated(self, message: str, reason: str, detail: str) -> Response:
         response = _google_error(
@@ -665,6 +871,33 @@ class GoogleStandIn(StandIn):
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
         return response
+
+
+def _json_body(request: Request) -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise _ApiError(400, "Invalid JSON payload received. Expected application/json.", "parseError")
+    try:
+        body = json.loads(request.get_data(as_text=True) or "null")
+    except ValueError:
+        raise _ApiError(400, "Invalid JSON payload received.", "parseError") from None
+    if not isinstance(body, dict):
+        raise _ApiError(400, "Invalid JSON payload received. Expected an object.", "parseError")
+    return body
+
+
+def _etag(body: dict[str, Any]) -> str:
+    digest = hashlib.sha1(json.dumps(body, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+    return f'"{digest}"'
+
+
+def _list_body(kind: str, items: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A Directory list (tokenList, aspList): Google leaves out `items` when there are none."""
+    body: dict[str, Any] = {"kind": kind}
+    listed = [dict(item) for item in items]
+    if listed:
+        body["items"] = listed
+    body["etag"] = _etag(body)
+    return body
 
 
 def _google_error(status: int, message: str, errors: list[dict[str, str]]) -> Response:

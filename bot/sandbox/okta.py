@@ -27,6 +27,8 @@ from bot.sandbox.base import FixedWindowLimiter, StandIn, json_response
 from bot.sandbox.directory import Directory
 
 DEFAULT_TOKEN = "okta-stand-in-token"
+# The admin who created the API token: what GET /api/v1/users/me answers for it.
+API_USER_LOGIN = "okta-api@example.com"
 TOKEN_PATH = "/oauth2/v1/token"
 _JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -57,6 +59,7 @@ class _User:
     last_name: str
     manager_login: str | None
     status: str = "ACTIVE"
+    admin_roles: list[str] = field(default_factory=list)  # SUPER_ADMIN, ORG_ADMIN, ... (GET .../roles)
     created: float = field(default_factory=time.time)
     status_changed: float = field(default_factory=time.time)
 
@@ -179,6 +182,7 @@ class OktaStandIn(StandIn):
     def __init__(self, api_token: str = DEFAULT_TOKEN) -> None:
         super().__init__()
         self.api_tokens: set[str] = {api_token}
+        self.token_users: dict[str, str] = {}  # API token -> id of the user it belongs to (`/users/me`)
         self.access_tokens: dict[str, frozenset[str]] = {}  # `Bearer <token>` -> granted scopes
         self.service_apps: dict[str, _ServiceApp] = {}
         self.users: dict[str, _User] = {}
@@ -200,10 +204,22 @@ class OktaStandIn(StandIn):
             self.add_group(g.name, g.description, group_id=g.id)
         for p in directory.people:
             first, _, last = p.name.partition(" ")
-            manager = directory.by_handle(p.manager).email if p.manager else None
-            self.add_user(p.email, first, last or first, user_id=p.okta_id, manager_login=manager)
+            manager = directory.by_handle(p.manager).login if p.manager else None
+            self.add_user(
+                p.login,
+                first,
+                last or first,
+                user_id=p.okta_id,
+                email=p.email,
+                manager_login=manager,
+                admin_roles=p.okta_admin_roles,
+            )
             for name in p.okta_groups:
-                self.add_membership(name, p.email)
+                self.add_membership(name, p.login)
+        # Like a real org's: the API token belongs to the (super) admin who created it.
+        api_user = self.add_user(API_USER_LOGIN, "EngOps", "API", admin_roles=("SUPER_ADMIN",))
+        for token in self.api_tokens:
+            self.token_users[token] = api_user
 
     def add_user(
         self,
@@ -215,10 +231,13 @@ class OktaStandIn(StandIn):
         email: str | None = None,
         manager_login: str | None = None,
         status: str = "ACTIVE",
+        admin_roles: Iterable[str] = (),
     ) -> str:
         with self.lock:
             uid = user_id or self._new_id("00u")
-            self.users[uid] = _User(uid, login, email or login, first_name, last_name, manager_login, status)
+            self.users[uid] = _User(
+                uid, login, email or login, first_name, last_name, manager_login, status, list(admin_roles)
+            )
             return uid
 
     def add_group(self, name: str, description: str = "", *, group_id: str | None = None) -> str:
@@ -300,6 +319,7 @@ class OktaStandIn(StandIn):
             return None  # the client authenticates with its signed assertion
         scheme, sep, token = request.headers.get("Authorization", "").partition(" ")
         if sep and scheme == "SSWS" and token in self.api_tokens:
+            request.environ["okta.token_user"] = self.token_users.get(token)
             return None
         if sep and scheme == "Bearer" and token in self.access_tokens:
             needed = _required_scope(request)
@@ -362,6 +382,7 @@ class OktaStandIn(StandIn):
         r("/api/v1/users/<id>/groups", ["GET"], self._h(self.list_user_groups))
         r("/api/v1/users/<id>/lifecycle/<action>", ["POST"], self._h(self.lifecycle))
         r("/api/v1/users/<user_id>/sessions", ["DELETE"], self._h(self.revoke_sessions))
+        r("/api/v1/users/<user_id>/roles", ["GET"], self._h(self.list_roles))
         r("/api/v1/users/<id>", ["GET"], self._h(self.get_user))
         r("/api/v1/groups", ["GET"], self._h(self.list_groups))
         r("/api/v1/groups/<group_id>", ["GET"], self._h(self.get_group))
@@ -482,7 +503,30 @@ class OktaStandIn(StandIn):
 
     # --- handlers ------------------------------------------------------------------
     def get_user(self, request: Request, id: str) -> Response:
+        if id == "me":  # the user the API token belongs to; an OAuth service app has none
+            me = request.environ.get("okta.token_user")
+            return json_response(self._user_json(request, self._user_by_id(me or "me")))
         return json_response(self._user_json(request, self._find_user(id)))
+
+    def list_roles(self, request: Request, user_id: str) -> Response:
+        user = self._user_by_id(user_id)
+        base = request.host_url.rstrip("/")
+        stamp = _timestamp(user.created)
+        return json_response(
+            [
+                {
+                    "id": f"ra1{user.id[3:]}{n}",
+                    "label": role.replace("_", " ").title(),
+                    "type": role,
+                    "status": "ACTIVE",
+                    "created": stamp,
+                    "lastUpdated": stamp,
+                    "assignmentType": "USER",
+                    "_links": {"assignee": {"href": f"{base}/api/v1/users/{user.id}"}},
+                }
+                for n, role in enumerate(user.admin_roles)
+            ]
+        )
 
     def list_users(self, request: Request) -> Response:
         users = list(self.users.values())
@@ -613,6 +657,8 @@ class OktaStandIn(StandIn):
 def _required_scope(request: Request) -> str:
     """The OAuth scope the spec's `security` section names for this operation."""
     resource = "groups" if request.path.startswith("/api/v1/groups") else "users"
+    if request.path.endswith("/roles"):
+        resource = "roles"
     if request.method == "GET":
         return f"okta.{resource}.read"
     return f"okta.{resource}.manage"

@@ -115,6 +115,7 @@ class SlackUser:
     tz: str = "America/Los_Angeles"
     deleted: bool = False
     is_bot: bool = False
+    is_restricted: bool = False  # a guest (from another company, in some channels only)
 
     def to_api(self, team_id: str) -> dict[str, Any]:
         zone = ZoneInfo(self.tz)
@@ -134,7 +135,7 @@ class SlackUser:
             "is_owner": False,
             "is_bot": self.is_bot,
             "is_app_user": False,
-            "is_restricted": False,
+            "is_restricted": self.is_restricted,
             "is_ultra_restricted": False,
             "updated": 1_700_000_000,
             "profile": {
@@ -607,6 +608,8 @@ class SlackStandIn(StandIn):
     def seed(self, directory: Directory) -> None:
         for person in directory.people:
             self.add_user(person.slack_id, person.handle, person.name, person.email)
+        for guest in directory.guests:
+            self.add_user(guest.slack_id, guest.handle, guest.name, guest.email, is_restricted=True)
         for name in POLICY_CHANNELS:
             self.add_channel(name)
 
@@ -621,8 +624,9 @@ class SlackStandIn(StandIn):
         tz: str = "America/Los_Angeles",
         deleted: bool = False,
         is_bot: bool = False,
+        is_restricted: bool = False,
     ) -> SlackUser:
-        user = SlackUser(user_id, handle, real_name, email, tz, deleted, is_bot)
+        user = SlackUser(user_id, handle, real_name, email, tz, deleted, is_bot, is_restricted)
         with self.lock:
             self.users[user_id] = user
         return user

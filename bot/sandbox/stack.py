@@ -27,11 +27,13 @@ from bot.sandbox.slack import SlackStandIn
 from bot.sandbox.slack_driver import SlackDriver
 from bot.services import build_services
 from bot.settings import Settings, load_settings
+from workflows.runtime import Patience
 
 EXAMPLE_POLICY = Path(__file__).resolve().parents[2] / "policy.example.yaml"
 SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105  (a local stand-in's, not a real secret)
 WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105
 BOT_TOKEN = "xoxb-sandbox-bot-token"  # noqa: S105
+FAST_PATIENCE = Patience((0.2, 0.5, 1.0, 2.0))  # tests: the same waiting out of a silent provider, shorter
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
 SANDBOX_AWS_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "sandbox",
@@ -131,7 +133,9 @@ class Stack:
         assert self.settings is not None and self.policy is not None
         overrides = self._fast_adapters(self._okta_url) if self.options.fast_retries else {}
         overrides["aws"] = self._aws_adapter()
-        services = build_services(self.settings, self.policy, in_process_worker=True, clock=self.clock, **overrides)
+        services = build_services(
+            self.settings, self.policy, in_process_worker=True, clock=self.clock, patience=self.patience, **overrides
+        )
         self.web = start_web(
             self.settings,
             self.policy,
@@ -171,6 +175,11 @@ class Stack:
 
     # --- helpers for tests and the console -----------------------------------------------------------
     @property
+    def patience(self) -> Patience:
+        """How long the bot waits out a provider that does not answer (tests: a few seconds)."""
+        return FAST_PATIENCE if self.options.fast_retries else Patience()
+
+    @property
     def url(self) -> str:
         assert self.web is not None
         return self.web.url
@@ -187,17 +196,22 @@ class Stack:
         assert isinstance(self.clock, ManualClock), "advance() needs StackOptions(manual_clock=True)"
         self.clock.advance(timedelta(**delta))
 
-    def wait_idle(self, timeout: float = 15.0) -> None:
-        """Wait until no durable work is queued or running."""
+    def busy(self) -> list[str]:
+        """The ids of durable work queued or running (scheduled ticks left out)."""
         from dbos import DBOS
 
+        running = DBOS.list_workflows(status=["PENDING", "ENQUEUED"], load_input=False, load_output=False)
+        return [w.workflow_id for w in running if not (w.workflow_id or "").startswith("sched-")]
+
+    def wait_idle(self, timeout: float = 90.0) -> None:
+        """Wait until no durable work is queued or running. Returns as soon as the bot is idle, so the bound only
+        catches a bot that hangs: it is longer than any chain of the bot's own retries (adapter, step, patience),
+        and a test never relies on a wait shorter than those."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            busy = DBOS.list_workflows(status=["PENDING", "ENQUEUED"], load_input=False, load_output=False)
-            if not [w for w in busy if not (w.workflow_id or "").startswith("sched-")]:
-                return
+        while (busy := self.busy()) and time.monotonic() < deadline:
             time.sleep(0.02)
-        raise TimeoutError(f"durable work still running after {timeout}s: {[w.workflow_id for w in busy][:10]}")
+        if busy:
+            raise TimeoutError(f"durable work still running after {timeout}s: {busy[:10]}")
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.db.models_keys import KeyRotation
 from bot.durations import format_duration
+from bot.permissions import ROTATION_REACTIVATABLE
 from bot.policy import AwsKeys
 from bot.providers.aws import AccessKey
 from bot.slack.cards import when
@@ -22,7 +23,7 @@ PREVIEW_CALLBACK = "rotate_keys_preview"
 ROTATE_NOW = "key_rotate_now"
 REACTIVATE = "key_reactivate_old"
 DELETE_INACTIVE = "key_delete_inactive"
-REACTIVATABLE = ("grace", "deactivating", "deactivated")
+REACTIVATABLE = ROTATION_REACTIVATABLE  # the button shows while bot.permissions would let it act
 
 
 def _plain(text: str) -> dict[str, str]:

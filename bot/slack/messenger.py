@@ -56,6 +56,17 @@ class ServerErrorRetry(ServerErrorRetryHandler):
         return response is not None and response.status_code in (500, 502, 503, 504)
 
 
+# Slack's own words for "try again later" (its 5xx bodies and the errors its docs list as transient)
+_PASSING_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"})
+
+
+def is_passing(exc: SlackApiError) -> bool:
+    """Whether a Slack failure is worth retrying (a 5xx, a 429, a timeout) rather than final (a user who left, a
+    channel the bot is not in): a step must not swallow the first kind, or a blip loses a message for good."""
+    status = getattr(exc.response, "status_code", 0) or 0
+    return status >= 500 or status == 429 or exc.response.get("error") in _PASSING_ERRORS
+
+
 def make_client(token: str, base_url: str) -> WebClient:
     client = WebClient(token=token, base_url=base_url if base_url.endswith("/") else base_url + "/", timeout=15)
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=5))

@@ -19,16 +19,23 @@ MAX_PERSON_ROWS = 5  # up to this many people, the progress message shows every 
 
 STEP_LABELS = {
     "google_suspend": "Google: suspend",
+    "google_lock": "Google: lock",
     "google_signout": "Google: sign out",
+    "google_revoke_tokens": "Google: revoke tokens",
     "okta_suspend": "Okta: suspend",
     "okta_clear_sessions": "Okta: clear sessions",
+    "engops_end_grants": "EngOps: end grants",
     "aws_deactivate_keys": "AWS: deactivate keys",
+    "google_transfer_data": "Google: transfer Drive/Calendar",
+    "gmail_delegate": "Gmail: delegate",
+    "gmail_autoreply": "Gmail: auto-reply",
     "gitlab_issue": "GitLab: record",
     "google_unsuspend": "Undo: Google unsuspend",
     "okta_unsuspend": "Undo: Okta unsuspend",
 }
 STEP_ICONS = {
     "pending": ":white_small_square:",
+    "running": ":hourglass_flowing_sand:",
     "done": ":white_check_mark:",
     "skipped": ":fast_forward:",
     "failed": ":x:",

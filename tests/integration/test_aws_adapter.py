@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from bot.providers.aws import AwsAdapter, KeyLimitError
+from bot.providers.aws import AwsAdapter, IamUser, KeyLimitError
 from bot.providers.errors import NotFoundError, ProviderError, RateLimitedError
 from bot.sandbox.aws import SANDBOX_CREDENTIALS, MotoServer, sandbox_client, seed_aws
 from bot.sandbox.directory import demo_directory
@@ -60,36 +60,30 @@ def make_user(iam: Any, name: str, email: str | None = None) -> None:
 # --- finding the IAM user ----------------------------------------------------------------------------------
 
 
-def test_tag_wins_over_names(adapter: AwsAdapter, iam: Any) -> None:
+# Which of these is a person's is decided in workflows/identity.py (tests/integration/test_identity_aws.py).
+def test_users_tagged_with_an_email_case_insensitively(adapter: AwsAdapter, iam: Any) -> None:
     make_user(iam, "alice")
-    make_user(iam, "alice@example.com")
     make_user(iam, "a.archer", email="Alice@Example.com")
-    assert adapter.find_iam_user("alice@example.com") == "a.archer"
-
-
-def test_name_like_the_email_then_its_local_part(adapter: AwsAdapter, iam: Any) -> None:
-    make_user(iam, "erin")
-    make_user(iam, "erin@example.com")
-    make_user(iam, "dave")
-    make_user(iam, "someone-else", email="frank@example.com")
-    assert adapter.find_iam_user("erin@example.com") == "erin@example.com"
-    assert adapter.find_iam_user("dave@example.com") == "dave"
-    assert adapter.find_iam_user("carol@example.com") is None
-
-
-def test_two_users_tagged_with_one_email_is_refused(adapter: AwsAdapter, iam: Any) -> None:
-    make_user(iam, "alice-1", email="alice@example.com")
     make_user(iam, "alice-2", email="alice@example.com")
-    with pytest.raises(ProviderError, match="several IAM users"):
-        adapter.find_iam_user("alice@example.com")
+    assert sorted(adapter.users_tagged("ALICE@example.com")) == ["a.archer", "alice-2"]
+    assert adapter.users_tagged("carol@example.com") == []
+
+
+def test_get_iam_user_reads_its_email_tag_now(adapter: AwsAdapter, iam: Any) -> None:
+    make_user(iam, "erin")
+    make_user(iam, "someone-else", email="Frank@example.com")
+    assert adapter.get_iam_user("erin") == IamUser("erin", None)
+    assert adapter.get_iam_user("someone-else") == IamUser("someone-else", "frank@example.com")
+    assert adapter.get_iam_user("carol") is None
 
 
 def test_demo_seed_follows_the_directory(adapter: AwsAdapter, moto: MotoServer) -> None:
     seeded = {k.user: k for k in seed_aws(moto.url, demo_directory())}
-    assert adapter.find_iam_user("alice@example.com") == "alice"
-    assert adapter.find_iam_user("bob@example.com") is None  # IAM user bob.brown: untagged, not named like the email
-    assert adapter.find_iam_user("carol@example.com") is None  # no IAM user
-    assert "svc-deploy" in seeded
+    assert adapter.users_tagged("alice@example.com") == ["alice"]
+    assert adapter.get_iam_user("bob.brown") == IamUser("bob.brown", None)  # bob's, untagged
+    assert adapter.get_iam_user("sam") == IamUser("sam", "rosa@example.com")  # named like sam, tagged to rosa
+    assert sorted(adapter.users_tagged("erin@example.com")) == ["erin", "svc-deploy"]  # a service user too
+    assert "svc-deploy" in seeded and "uma" in seeded and "uma@example.com" in seeded
 
     now = datetime.now(UTC)
     for user in ("victor", "alice", "svc-deploy"):
@@ -109,11 +103,11 @@ def test_tag_index_is_cached_for_its_ttl(moto: MotoServer, iam: Any) -> None:
     adapter = AwsAdapter(
         moto.url, session=boto3.session.Session(**SANDBOX_CREDENTIALS), tag_index_ttl=60, clock=lambda: now[0]
     )
-    assert adapter.find_iam_user("kim@example.com") is None
+    assert adapter.users_tagged("kim@example.com") == []
     make_user(iam, "k.lee", email="kim@example.com")
-    assert adapter.find_iam_user("kim@example.com") is None  # still the cached scan
+    assert adapter.users_tagged("kim@example.com") == []  # still the cached scan
     now[0] = 61
-    assert adapter.find_iam_user("kim@example.com") == "k.lee"
+    assert adapter.users_tagged("kim@example.com") == ["k.lee"]
 
 
 # --- access keys ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.providers.errors import AuthError, NotFoundError, RateLimitedError
-from bot.providers.gitlab import FiledIssue, GitLabAdapter
+from bot.providers.gitlab import FiledIssue, GitLabAdapter, open_issues_filed_by_bot
 from bot.sandbox.base import Fault, RunningServer
 from bot.sandbox.directory import demo_directory
 from bot.sandbox.gitlab import DEFAULT_TOKEN, GitLabStandIn
@@ -71,6 +71,7 @@ def test_create_issue_with_labels_assignees_and_confidential(adapter: GitLabAdap
         labels=("chatops", "priority::2", "team::infrastructure"),
         confidential=True,
         author_username="engops-bot",
+        author_id=gitlab.bot.id,
     )
     stored = gitlab.issue(INFRA, 1)
     assert stored["assignees"] == ["erin", "fwheeler"] and stored["description"] == "Requested by @alice in Slack"
@@ -108,6 +109,19 @@ def test_search_by_author(adapter: GitLabAdapter, url: str, gitlab: GitLabStandI
     file(adapter, "Okta app missing for bob")
     mine = adapter.search_open_issues(INFRA, "okta app missing", author_username="engops-bot")
     assert [(i.title, i.author_username) for i in mine] == [("Okta app missing for bob", "engops-bot")]
+
+
+def test_only_open_issues_the_bot_filed_are_its_own(adapter: GitLabAdapter, url: str, gitlab: GitLabStandIn) -> None:
+    gitlab.add_token("glpat-erin", "erin")
+    erins = GitLabAdapter(url, "glpat-erin", timeout=5)
+    assert adapter.current_user_id() == gitlab.bot.id and erins.current_user_id() == gitlab.user_by_username("erin").id
+    erins.create_issue(INFRA, "Offboarding REQ-7: bob", "", [], [], True)  # anyone can write the title
+    public = file(adapter, "Offboarding REQ-7: bob")
+    own = file(adapter, "Offboarding REQ-7: bob", confidential=True)
+    gitlab.reset_log()
+    assert open_issues_filed_by_bot(adapter, INFRA, "Offboarding REQ-7", confidential=False) == [own, public]
+    assert open_issues_filed_by_bot(adapter, INFRA, "Offboarding REQ-7", confidential=True) == [own]
+    assert len(gitlab.calls_to("GET", "/api/v4/user")) == 0  # asked once, when first needed
 
 
 def test_project_by_path_or_id_and_missing_projects(adapter: GitLabAdapter, gitlab: GitLabStandIn) -> None:

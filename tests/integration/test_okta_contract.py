@@ -25,14 +25,21 @@ from bot.providers.errors import AuthError, ProviderError
 from bot.providers.okta import OktaSdkDirectory
 from bot.sandbox.base import Fault, RecordedCall, RunningServer
 from bot.sandbox.directory import demo_directory
-from bot.sandbox.okta import DEFAULT_TOKEN, OktaStandIn
+from bot.sandbox.okta import API_USER_LOGIN, DEFAULT_TOKEN, OktaStandIn
 from tests.support.shared import shared_dir
 
 SPECS = shared_dir() / "specs" / "okta"
 # Operations the bot uses that the ChatOps subset leaves out.
-FROM_FULL_SPEC = {"/api/v1/users": {"get"}, "/api/v1/groups": {"get"}, "/api/v1/groups/{groupId}": {"get"}}
+FROM_FULL_SPEC = {
+    "/api/v1/users": {"get"},
+    "/api/v1/groups": {"get"},
+    "/api/v1/groups/{groupId}": {"get"},
+    "/api/v1/users/{userId}/roles": {"get"},  # protected people: Okta super / org admins
+}
 DIRECTORY = demo_directory()
 ALICE = DIRECTORY.by_handle("alice")
+ROSA = DIRECTORY.by_handle("rosa")  # Okta login is not her email
+TARA = DIRECTORY.by_handle("tara")  # an Okta super admin
 AWS_ADMINS = next(g for g in DIRECTORY.groups if g.name == "aws-sandbox-admins")
 EVERYONE = next(g for g in DIRECTORY.groups if g.name == "everyone")
 AUTH = {"Authorization": f"SSWS {DEFAULT_TOKEN}"}
@@ -128,6 +135,10 @@ def session() -> Iterator[tuple[OktaStandIn, ExchangeRecorder]]:
         try:
             assert adapter.get_user(ALICE.email) and adapter.get_user(ALICE.okta_id)
             assert adapter.get_user("nobody@example.com") is None  # 404
+            assert [u.login for u in adapter.find_users_by_email(ROSA.email)] == [ROSA.login]
+            assert adapter.admin_roles(TARA.okta_id) == ["SUPER_ADMIN"] and adapter.admin_roles(ALICE.okta_id) == []
+            api_user = adapter.api_user()  # GET /api/v1/users/me
+            assert api_user is not None and api_user.login == API_USER_LOGIN
             adapter.list_user_groups(ALICE.okta_id)
             adapter.search_groups("aws", limit=5)
             adapter.get_group_by_name("aws-sandbox-admins")

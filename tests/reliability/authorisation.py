@@ -47,7 +47,9 @@ DECISION_TABLES = (
 )
 # What a refusal says: who may, why not, that nothing changed.
 REFUSAL = re.compile(
-    r"\bonly\b|cannot|can't|not an approver|not allowed|nothing changed|neither|more than 24 hours", re.IGNORECASE
+    r"\bonly\b|cannot|can't|not an approver|not allowed|nothing changed|neither|more than 24 hours|"
+    r"not one of yours",
+    re.IGNORECASE,
 )
 
 

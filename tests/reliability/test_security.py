@@ -118,6 +118,32 @@ def test_forged_stale_and_replayed_slack_requests_are_refused(stack: Stack) -> N
     assert driver.raw(help_body, resigned(help_body, help_headers, at=time.time() + 1)).status == 200  # re-signed
 
 
+def test_malformed_signature_headers_get_401_not_500(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue #13: a malformed timestamp or a non-ASCII signature made the signature check raise (HTTP 500)."""
+    driver = stack.driver
+    assert driver is not None
+    body, headers = captured(stack, lambda: driver.command("bob", "/engops", "help"))
+    huge = "9" * 5000  # more digits than int() takes from a string
+    attempts: dict[str, dict[str, Any]] = {
+        "empty timestamp": {**headers, "X-Slack-Request-Timestamp": ""},
+        "superscript digits": {**headers, "X-Slack-Request-Timestamp": "\u00b9\u00b2\u00b3"},
+        "huge timestamp": {**headers, "X-Slack-Request-Timestamp": huge},
+        "huge timestamp, signed": resigned(body, headers) | {"X-Slack-Request-Timestamp": huge},
+        "negative timestamp": {**headers, "X-Slack-Request-Timestamp": "-1"},
+        "non-ASCII signature": {**headers, "X-Slack-Signature": headers["X-Slack-Signature"][:-1] + "\u00e9"},
+        "UTF-8 signature": {**headers, "X-Slack-Signature": ("v0=" + "\u2713" * 64).encode()},
+    }
+    caplog.set_level(logging.ERROR)
+    for name, sent_headers in attempts.items():
+        answer = driver.raw(body, sent_headers)
+        assert (answer.status, answer.body) == (401, b"invalid signature"), name
+    assert driver.raw(body, headers).status == 200  # the genuine request still works
+    bad_token = "\u00e9" + WEBHOOK_SECRET
+    assert post_webhook(stack, b'{"object_kind": "note"}', bad_token, event="Note Hook") == 401
+    assert post_webhook(stack, b'{"object_kind": "note"}', WEBHOOK_SECRET[:-1] + "\u00ff", event="Note Hook") == 401
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
 def test_the_gitlab_webhook_needs_its_token(stack: Stack) -> None:
     driver = stack.driver
     assert driver is not None

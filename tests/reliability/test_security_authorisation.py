@@ -10,17 +10,20 @@ the clicker, never from where the button was.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import delete
 from sqlmodel import select
 
-from bot.db.models import ApprovalStep, Escalation, Request
+from bot.db.models import ApprovalStep, Escalation, Person, Request, RoleMember
 from bot.sandbox.aws import sandbox_client
 from bot.sandbox.base import Fault
+from bot.sandbox.slack import Message
 from bot.sandbox.stack import EXAMPLE_POLICY, Stack, StackOptions
 from bot.slack import triage_views
 from bot.slack.offboarding_views import PREVIEW_CALLBACK as OFFBOARD_PREVIEW
@@ -39,7 +42,9 @@ from tests.scenario.test_access_flow import request_access
 from tests.scenario.test_it_requests import file_request
 from tests.scenario.test_key_rotation import keys_of, rotate
 from tests.scenario.test_offboarding import offboard
+from tests.scenario.test_permissions_approvals import set_manager
 from tests.support.databases import fresh_database
+from tests.support.slack import reply_to
 
 INFRA = "bt-engineering/infrastructure/issue-tracker"
 
@@ -409,3 +414,128 @@ def test_rotating_someone_elses_own_keys(stack: Stack) -> None:
     iam = sandbox_client("iam", stack.moto.url)
     run_row(stack, "/rotate-keys alice (her own IAM user)", {"requester"}, preview,
             lambda role: len(iam.list_access_keys(UserName="alice")["AccessKeyMetadata"]) == 2)  # fmt: skip
+
+
+# --- request states, people cut off, confidential requests, a cold role cache (SPEC §6.1-§6.3) ------------------------
+def stale_card(stack: Stack, conversation: str, ref: int, label: str) -> Message:
+    """The card as it still shows on someone's screen (its buttons), whatever happens to the request later."""
+    card = find_card(stack, conversation, ref, label)
+    assert card is not None, f"no {label!r} on REQ-{ref} in {conversation}"
+    return copy.deepcopy(card)
+
+
+def click_card(stack: Stack, who: str, label: str, card: Message) -> None:
+    assert stack.driver is not None
+    assert stack.driver.click(who, label, message=card).status == 200
+
+
+def test_approve_in_every_request_state(stack: Stack) -> None:
+    """Approve on a request no longer pending (done, expired); on a step whose only approver passed the step
+    before (it falls back to IT admins); after the requester's manager changed in Okta."""
+    request_access(stack, "alice", "netsuite-finance", None, "Quarter close", channel="#it-engops")  # owners: oscar
+    done = stale_card(stack, "#it-engops", 1, "Approve")
+    click(stack, "oscar", "Approve", "#it-engops", 1)
+    stack.wait_idle()
+    assert status(stack, 1) == "done"
+    run_row(stack, "Approve (request done)", set(), lambda role, who: click_card(stack, who, "Approve", done),
+            lambda role: False)  # fmt: skip
+
+    request_access(stack, "bob", "netsuite-finance", None, "Quarter close", channel="#it-engops")
+    expired = stale_card(stack, "#it-engops", 2, "Approve")
+    stack.advance(days=7, minutes=1)
+    stack.run_sweep()
+    stack.wait_idle()
+    assert status(stack, 2) == "expired"
+    run_row(stack, "Approve (request expired)", set(), lambda role, who: click_card(stack, who, "Approve", expired),
+            lambda role: False, roles={"requester": "bob"})  # fmt: skip
+
+    set_manager(stack, "carol", "oscar")  # oscar: carol's manager and the owner of aws-sandbox-admins
+    request_access(stack, "carol", "aws-sandbox-admins", "4h", "Incident", channel="#it-engops")
+    click(stack, "oscar", "Approve", "#it-engops", 3)
+    stack.wait_idle()
+    assert step_statuses(stack, 3) == ["approved", "pending"]
+    run_row(stack, "Approve (owners step; the owner passed the manager step)", {"IT admin"},
+            lambda role, who: click(stack, who, "Approve", "#it-engops", 3),
+            lambda role: "carol@example.com" in stack.okta.members("aws-sandbox-admins"),
+            roles={"requester": "carol", "requester's manager": "oscar", "unrelated employee": "dave"})  # fmt: skip
+
+    request_access(stack, "alice", "aws-sandbox-admins", "4h", "Incident", channel="#it-engops")
+    set_manager(stack, "alice", "victor")
+    run_row(stack, "Approve (manager step; the manager changed in Okta)", {"new manager"},
+            lambda role, who: click(stack, who, "Approve", "#it-engops", 4),
+            lambda role: step_statuses(stack, 4) == ["approved", "pending"],
+            roles={"new manager": "victor"})  # fmt: skip
+
+
+def test_status_of_a_request(stack: Stack) -> None:
+    """`/engops status REQ-n`: a confidential request is for the requester, its team's DRIs and IT admins only."""
+    assert stack.driver is not None
+    request_access(stack, "alice", "aws-sandbox-admins", "4h", "Incident", channel="#it-engops")
+    file_request(stack, "alice", {"Summary": "I clicked a phishing link and typed my password"}, channel="#it-engops")
+    assert stack.web is not None
+    with stack.web.services.db.session() as session:
+        it_request = session.get(Request, 2)
+        assert it_request is not None and it_request.details.get("confidential")
+        assert "frank@example.com" in stack.web.services.policy.teams[str(it_request.details["team"])].dris
+    shown: dict[str, str] = {}
+
+    def status_of(ref: int) -> Attempt:
+        def attempt(role: str, who: str) -> str:
+            shown[role] = reply_to(stack, who, "/engops", f"status REQ-{ref}")
+            return shown[role]
+
+        return attempt
+
+    def sees(role: str) -> bool:
+        return "not one of yours" not in shown[role]
+
+    readers = {"requester", "requester's manager", "group owner", "help desk", "IT admin"}  # its approvers, not DRIs
+    run_row(stack, "/engops status (access request)", readers, status_of(1), sees)
+    confidential_readers = {"requester", "IT admin", "team DRI"}
+    run_row(stack, "/engops status (confidential IT request)", confidential_readers, status_of(2), sees)
+
+
+def test_people_cut_off_get_no_access_back(stack: Stack) -> None:
+    """irene is offboarded: nobody reactivates her old key (not even an IT admin), and she cannot request access,
+    rotate keys or press Reactivate herself."""
+    assert stack.driver is not None
+    rotate(stack, "irene")  # REQ-1: her old key in its grace period
+    notice = stale_card(stack, "irene", 1, "Reactivate old key")
+    offboard(stack, "hank", "irene@example.com", channel="#it-engops")  # REQ-2
+    click(stack, "heidi", "Approve", "#it-engops", 2)
+    stack.wait_idle()
+    assert status(stack, 2) in ("done", "partly_failed")
+    run_row(stack, "Reactivate old key (after the person's offboarding)", set(),
+            lambda role, who: click_card(stack, who, "Reactivate old key", notice),
+            lambda role: False, roles={"offboarded employee": "irene"})  # fmt: skip
+
+    row = Row("commands of an offboarded person")
+    for action, command, text in (("/access", "/access", "zoom-users"), ("/rotate-keys", "/rotate-keys", "")):
+        before = snapshot(stack)
+        said = reply_to(stack, "irene", command, text)
+        stack.wait_idle()
+        assert snapshot(stack) == before, f"{action} by an offboarded person changed something"
+        assert REFUSAL.search(said) and "offboarded" in said, said
+        row.cells[action] = f"refused: {said[:100]}"
+    print("\n" + row.render())
+
+
+def test_offboard_with_a_cold_role_cache(stack: Stack) -> None:
+    """Right after a first start the role and person caches are empty: holders are not turned away (the preview
+    reads the roles live), the others are refused there."""
+    assert stack.web is not None and stack.driver is not None
+    driver = stack.driver
+    with stack.web.services.db.session() as session:
+        session.execute(delete(RoleMember))
+        session.execute(delete(Person))
+
+    def attempt(role: str, who: str) -> None:
+        assert driver.command(who, "/offboard", "irene@example.com", channel="#it-engops").status == 200
+        stack.wait_idle()
+
+    def previewed(role: str) -> bool:
+        view = driver.current_view(ROLES[role])
+        ok = view is not None and view.callback_id == OFFBOARD_PREVIEW and "irene@example.com" in str(view.blocks)
+        return ok and bool(view and view.body.get("submit"))
+
+    run_row(stack, "/offboard (cold role cache)", {"help desk", "IT admin"}, attempt, previewed)

@@ -147,6 +147,36 @@ def test_expiry_warnings_a_day_and_an_hour_before(stack: Stack) -> None:
     assert "alice@example.com" not in stack.okta.members("netsuite-finance")
 
 
+def test_short_grants_are_warned_only_before_their_end_and_only_when_longer_than_the_warning(stack: Stack) -> None:
+    """Issue #13: any grant under 24 h got an "ends in 3h 59m" heads-up a minute after it was granted."""
+    driver = stack.driver
+    assert driver is not None
+    request_access(stack, "alice", "netsuite-finance", "4h", "Audit")  # longer than 1 hour, shorter than 1 day
+    driver.click("oscar", "Approve")
+    request_access(stack, "bob", "netsuite-finance", "30m", "Audit")  # shorter than either warning
+    driver.click("oscar", "Approve")
+    stack.wait_idle()
+    assert {"alice@example.com", "bob@example.com"} <= set(stack.okta.members("netsuite-finance"))
+    stack.advance(minutes=1)
+    stack.run_sweep()
+    stack.wait_idle()
+    assert "Heads-up" not in driver.dm_text("alice") and "Heads-up" not in driver.dm_text("bob")
+    stack.advance(hours=2, minutes=58)  # 1 hour and 1 minute before alice's end; bob's grant has ended
+    stack.run_sweep()
+    stack.wait_idle()
+    assert "Heads-up" not in driver.dm_text("alice")
+    stack.advance(minutes=2)  # 59 minutes before alice's end
+    stack.run_sweep()
+    stack.wait_idle()
+    assert driver.dm_text("alice").count("Heads-up") == 1 and "ends in 59m" in driver.dm_text("alice")
+    stack.advance(hours=1)
+    stack.run_sweep()
+    stack.wait_idle()
+    assert driver.dm_text("alice").count("Heads-up") == 1
+    assert "Heads-up" not in driver.dm_text("bob")
+    assert not {"alice@example.com", "bob@example.com"} & set(stack.okta.members("netsuite-finance"))
+
+
 def test_revoke_now_and_access_revoke(stack: Stack) -> None:
     driver = stack.driver
     assert driver is not None

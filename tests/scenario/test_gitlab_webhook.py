@@ -118,3 +118,32 @@ def test_confidential_comments_go_to_the_requester_only_and_a_close_stops_paging
     stack.run_sweep()
     stack.wait_idle()
     assert len([m for m in stack.slack.dm("peggy") if "Escalation for" in message_as_text(m.text, m.blocks)]) == 1
+
+
+def test_only_comments_by_the_teams_dris_reach_slack(stack: Stack) -> None:
+    """Issue #13: any GitLab user who could comment on a bot-filed issue posted into its Slack thread.
+    The rule: a comment is relayed only when its author is a DRI of the issue's team (infrastructure: erin)."""
+    driver = stack.driver
+    assert driver is not None
+    connect_webhook(stack)
+    stack.gitlab.add_user("mallory", "Mallory Outsider", "mallory@evil.example")
+    file_request(stack, "alice", {"Summary": "Need an S3 bucket for marketing assets"})  # infra #1
+    file_request(stack, "bob", {"Summary": "My password expired and my account is locked", "Team": "Infrastructure"})
+    assert [i["confidential"] for i in stack.gitlab.issues(INFRA)] == [False, True]
+    settle(stack)
+    before = (thread_texts(stack), driver.dm_text("alice"), driver.dm_text("bob"))
+    for iid in (1, 2):
+        stack.gitlab.comment(INFRA, iid, "Reset your password at https://evil.example/login", by="mallory")
+        stack.gitlab.comment(INFRA, iid, "Looking at it from the admin side", by="grace")  # an it-admin, not a DRI
+        stack.gitlab.comment(INFRA, iid, "a note the bot wrote", by="engops-bot")
+    settle(stack)
+    assert {d.status for d in stack.gitlab.webhook_deliveries} == {200}
+    assert (thread_texts(stack), driver.dm_text("alice"), driver.dm_text("bob")) == before
+    stack.gitlab.comment(INFRA, 1, "Created it", by="erin")
+    stack.gitlab.comment(INFRA, 2, "Unlocked it", by="erin")
+    settle(stack)
+    [relayed] = [t for t in thread_texts(stack) if t not in before[0]]  # alice's thread
+    assert "Erin Evans* commented" in relayed and "Created it" in relayed
+    assert "Unlocked it" in driver.dm_text("bob")  # confidential: to the requester
+    everything = " ".join([*thread_texts(stack), driver.dm_text("alice"), driver.dm_text("bob")])
+    assert "evil.example" not in everything and "admin side" not in everything and "bot wrote" not in everything

@@ -124,12 +124,16 @@ def test_person_missing_from_providers_is_skipped_there(stack: Stack) -> None:
     shown = offboard(stack, "grace", "nina@example.com")
     assert "Okta: not found in Okta (skipped)" in shown
     assert "AWS: no IAM user (skipped)" in shown
+    # without Okta there is no manager to hand her Drive and Calendar to: said in advance, flagged after the run
+    assert "Google: Drive and Calendar cannot be transferred: no handover person" in shown
     driver.click("heidi", "Approve")
     stack.wait_idle()
     assert stack.google.is_suspended("nina@example.com")
     text = progress_text(stack)
-    assert "not found in Okta" in text and "no IAM user" in text and "Done" in text
-    assert "Done: REQ-1 offboarded nina@example.com" in driver.dm_text("grace")
+    assert "not found in Okta" in text and "no IAM user" in text and "Partly failed" in text
+    assert "Google: transfer Drive/Calendar — no handover person: nina@example.com has no manager in Okta" in text
+    assert stack.google.transfers("nina@example.com") == []
+    assert "REQ-1 partly failed: nina@example.com google_transfer_data: no handover person" in driver.dm_text("grace")
 
 
 def test_failed_step_partly_fails_and_retry_repeats_nothing_that_finished(stack: Stack) -> None:
