@@ -41,7 +41,11 @@ def test_after_offboarding_alice_keeps_no_grant_and_cannot_get_aws_keys_back(sta
     keys = iam.list_access_keys(UserName="alice")["AccessKeyMetadata"]
     assert [k["Status"] for k in keys] == ["Inactive"]
 
-    # and a new access request is refused too
-    driver.command("alice", "/access", "zoom-users")
+    # and a new access request is refused too, saying why
+    driver.command("alice", "/access", "zoom-users 1h Customer calls")
     stack.wait_idle()
+    if driver.current_view("alice") is not None:
+        driver.submit_view("alice", {})
+        stack.wait_idle()
+    assert "offboard" in last_ephemeral(stack, "alice").lower() + str(driver.current_view("alice") or "").lower()
     assert "alice@example.com" not in stack.okta.members("zoom-users")
