@@ -232,6 +232,9 @@ def decide(actor: Actor, req: RequestFacts, now: datetime | None, approvers: Seq
         return refuse(
             Why.OWN_REQUEST, f"You cannot approve or deny your own request ({req.ref}), not even as an owner or admin."
         )
+    cut = _cut_off(actor, f"approve or deny {req.ref}")  # Slack sessions outlive an offboarding
+    if cut is not None:
+        return cut
     mine = next(
         (
             s
@@ -285,6 +288,9 @@ def retry(actor: Actor, req: RequestFacts) -> Verdict:
     """Retry failed steps: the requester or it-admins, on a failed or partly failed request."""
     if actor.slack_id != req.requester_slack_id and not actor.is_(req.requester_email) and not actor.holds(ADMIN_ROLE):
         return refuse(Why.NOT_ALLOWED, f"Only the requester or an IT admin can retry {req.ref}.")
+    cut = _cut_off(actor, "retry a request")
+    if cut is not None:
+        return cut
     if req.status not in ("failed", "partly_failed"):
         return refuse(Why.WRONG_STATE, f"{req.ref} has nothing to retry ({req.status}); nothing changed.")
     return ALLOWED
@@ -296,8 +302,9 @@ def view_request(actor: Actor, req: RequestFacts) -> Verdict:
     unless it is confidential, when the team's DRIs may instead."""
     approvers = {e.lower() for s in req.steps for e in s.approver_emails}
     approver_ids = {i for s in req.steps for i in s.approver_slack_ids}
+    about_them_only = req.kind == "offboarding" and not actor.is_(req.requester_email)
     if (
-        req.concerns(actor)
+        (req.concerns(actor) and not about_them_only)
         or actor.slack_id in approver_ids
         or (actor.email or "").lower() in approvers
         or actor.holds(ADMIN_ROLE)

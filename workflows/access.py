@@ -88,6 +88,14 @@ def _add_member(request_id: int) -> str | None:
     okta = rt.require_okta()
     try:
         user = okta.get_user(_subject(req))
+        with rt.db.session() as session:
+            offboarding = queries.offboarding_state_of(session, _subject(req))
+        # checked again when it runs: a Retry can come after the person was suspended or offboarded (SPEC §6.2)
+        verdict = permissions.access_for(
+            _subject(req), okta_status=user.status if user else None, offboarding=offboarding
+        )
+        if not verdict.ok:
+            return verdict.message.rstrip(".")
         group = okta.get_group_by_name(_group(req))
         if user is None or group is None:
             return f"{'user' if user is None else 'group'} not found in Okta"

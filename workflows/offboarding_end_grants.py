@@ -28,7 +28,7 @@ from workflows.handover import promise
 from workflows.sweep import Job
 
 ACTOR = "engops-bot"
-OPEN_REQUEST = ("submitted", "pending")
+OPEN_REQUEST = ("submitted", "pending", "failed", "partly_failed")  # a failed one could be retried
 # Rotations at rest; the others (deactivating, deleting, reactivating) are mid-step in key_rotation.py and
 # end on their own: a rollback is refused for an offboarded person (bot/permissions.py).
 STOPPABLE_ROTATION = ("preparing", "grace", "deactivated", "failed")

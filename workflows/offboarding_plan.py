@@ -114,11 +114,14 @@ def look_up(email: str, guard: identity.Guard | None = None) -> Lookup:
         keys = sum(1 for k in found or [] if k.status == "Active")
     blocked: identity.Refusal | None = None
     if guard is not None:
+        unanswered = [f"{provider}: {why}" for provider, why in errors if provider in ("Google", "Okta")]
         try:
             blocked = guard.check(email, google, okta)
         except (ProviderError, NotConfiguredError) as exc:  # fail closed: unchecked is not offboarded
             why = steps.describe_error(exc) if isinstance(exc, ProviderError) else str(exc)
             blocked = identity.Unverified(email, why)
+        if blocked is None and unanswered:  # a super admin whose account could not be read is not known safe
+            blocked = identity.Unverified(email, "; ".join(unanswered))
     return Lookup(
         email, google, okta, iam_user, keys, tuple(errors), tuple(refusals), blocked, apps, passwords, bot_made
     )

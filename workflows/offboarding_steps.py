@@ -441,11 +441,45 @@ def _pending(run_id: int, names: Iterable[str]) -> tuple[Run, dict[str, list[tup
 
 
 def _work_on_person(
-    email: str, todo: list[tuple[int, str]], steps: dict[str, StepFn], recorder: OutcomeRecorder
+    email: str,
+    todo: list[tuple[int, str]],
+    steps: dict[str, StepFn],
+    recorder: OutcomeRecorder,
+    guard: identity.Guard | identity.Refusal | None,
 ) -> None:
     ctx = PersonContext(email, recorder.request_id)
+    blocked = _protected_now(ctx, guard)
     for row_id, name in todo:
-        recorder.record(row_id, email, name, run_step(steps[name], ctx))
+        outcome = failed(blocked.text) if blocked is not None else run_step(steps[name], ctx)
+        recorder.record(row_id, email, name, outcome)
+
+
+def _run_guard() -> identity.Guard | identity.Refusal:
+    """Who is protected, read once per run; a failure to read it protects everyone in the run."""
+    try:
+        return identity.guard()
+    except (ProviderError, NotConfiguredError) as exc:
+        why = describe_error(exc) if isinstance(exc, ProviderError) else str(exc)
+        return identity.Unverified("this run's people", why)
+
+
+def _protected_now(ctx: PersonContext, guard: identity.Guard | identity.Refusal | None) -> identity.Refusal | None:
+    """Protection is checked again when the steps run (a Retry can come days after the plan): someone who became
+    protected meanwhile, or whose protection cannot be read now, is not acted on (SPEC §6.3)."""
+    if guard is None:
+        return None
+    if isinstance(guard, identity.Refusal):
+        return identity.Unverified(ctx.email, guard.text)
+    try:
+        google, okta = ctx.google(), ctx.okta()
+        return guard.check(
+            ctx.email,
+            None if isinstance(google, identity.Refusal) else google,
+            None if isinstance(okta, identity.Refusal) else okta,
+        )
+    except (ProviderError, NotConfiguredError) as exc:
+        why = describe_error(exc) if isinstance(exc, ProviderError) else str(exc)
+        return identity.Unverified(ctx.email, why)
 
 
 def run_pending(run_id: int, steps: dict[str, StepFn]) -> None:
@@ -453,12 +487,13 @@ def run_pending(run_id: int, steps: dict[str, StepFn]) -> None:
     run, todo = _pending(run_id, steps)
     if not todo:
         return
+    guard = _run_guard() if steps is PERSON_STEPS else None  # undoing is never refused
     with (
         progress.ProgressReporter(run_id) as reporter,
         OutcomeRecorder(run.request_id, reporter.touch) as recorder,
         ThreadPoolExecutor(PEOPLE_IN_PARALLEL, thread_name_prefix=f"offboard-{run_id}") as pool,
     ):
-        futures = [pool.submit(_work_on_person, email, rows, steps, recorder) for email, rows in todo.items()]
+        futures = [pool.submit(_work_on_person, email, rows, steps, recorder, guard) for email, rows in todo.items()]
         for future in futures:
             future.result()
 

@@ -131,12 +131,18 @@ class GitLabAdapter:
         if not email:
             raise ValueError("find_user_id needs a username or an email")
         users = self._call("find user", lambda: self._list_users(search=email))
-        exact = [u for u in users if email.lower() in {str(u.get(k) or "").lower() for k in ("public_email", "email")}]
+        wanted = email.lower()
+        exact = [u for u in users if wanted in {str(u.get(k) or "").lower() for k in ("public_email", "email")}]
         if exact:
             return int(exact[0]["id"]) if len(exact) == 1 else None
-        # Only admins see emails in results; GitLab matched the email itself, so one hit is the person.
-        carries_email = any("public_email" in u or "email" in u for u in users)
-        return int(users[0]["id"]) if len(users) == 1 and not carries_email else None
+        if len(users) != 1 or any("public_email" in u or "email" in u for u in users):
+            return None
+        # Without admin rights GitLab shows no emails. Its search also matches names and usernames, and anyone may
+        # name their account "erin@example.com": one hit is the person only when its name and username do not
+        # contain the address, so that only the (public) email can have matched.
+        (hit,) = users
+        named_like = any(wanted in str(hit.get(k) or "").lower() for k in ("name", "username"))
+        return None if named_like else int(hit["id"])
 
     def create_issue(
         self,

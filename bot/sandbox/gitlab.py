@@ -670,7 +670,8 @@ class GitLabStandIn(StandIn):
                 users = [u for u in users if u.username.lower() == req.args["username"].lower()]
             if req.args.get("search"):
                 users = [u for u in users if self._user_matches(u, req.args["search"], actor)]
-            return self._paginate(req, [self._user_json(u) for u in sorted(users, key=lambda u: u.id)])
+            shown = [self._user_json(u, basic=not actor.is_admin) for u in sorted(users, key=lambda u: u.id)]
+            return self._paginate(req, shown)
 
         return self._api(request, run)
 
@@ -1176,17 +1177,18 @@ class GitLabStandIn(StandIn):
     def _issue_url(self, project: Project, issue: Issue) -> str:
         return f"{self._project_url(project)}/-/issues/{issue.iid}"
 
-    def _user_json(self, user: GitLabUser) -> dict[str, Any]:
-        return {
+    def _user_json(self, user: GitLabUser, *, basic: bool = False) -> dict[str, Any]:
+        """GitLab's `UserBasic` (what `GET /users` shows a non-admin: no email of any kind), or with the email."""
+        shown: dict[str, Any] = {
             "id": user.id,
             "username": user.username,
-            "public_email": user.public_email,
             "name": user.name,
             "state": user.state,
             "locked": False,
             "avatar_url": None,
             "web_url": self._user_url(user),
         }
+        return shown if basic else {**shown, "public_email": user.public_email}
 
     def _current_user_json(self, user: GitLabUser) -> dict[str, Any]:
         data = self._user_json(user)

@@ -217,3 +217,12 @@ def test_find_user_id(adapter: GitLabAdapter, gitlab: GitLabStandIn) -> None:
 
 def test_ping_names_the_token_owner(adapter: GitLabAdapter, gitlab: GitLabStandIn) -> None:
     assert adapter.ping() == f"@engops-bot (id {gitlab.bot.id})"
+
+
+def test_an_account_named_like_a_dris_email_is_not_that_dri(adapter: GitLabAdapter, gitlab: GitLabStandIn) -> None:
+    """GitLab's user search matches names fuzzily: someone who names their account "nadia@example.com" must not
+    become nadia, whose own email is private (found only through `org.gitlab_usernames`)."""
+    nadia = gitlab.add_user("nadia", "Nadia Novak", "nadia@example.com", public=False)
+    gitlab.add_user("mallory", "nadia@example.com", "mallory@elsewhere.example", public=False)
+    assert adapter.find_user_id(email="nadia@example.com") is None
+    assert adapter.find_user_id(username="nadia") == nadia.id

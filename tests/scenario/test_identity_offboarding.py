@@ -171,3 +171,28 @@ def test_two_okta_users_with_the_email_are_refused_naming_both(stack: Stack) -> 
     shown = preview(stack, "hank", "rosa@example.com")
     assert "Okta: rosa@example.com matches more than one account (rdiaz@example.com and rosa.d@example.com)" in shown
     assert "Okta: suspend" not in shown
+
+
+# --- attacker review: protection holds when a lookup fails, and again when the steps run -----------------------
+def test_a_super_admin_whose_account_cannot_be_read_is_not_offboardable(stack: Stack) -> None:
+    """Google does not answer for sam (a Google super admin): not known to be safe, so nobody may submit."""
+    from bot.sandbox.base import Fault
+
+    stack.wait_idle()
+    stack.google.inject(Fault(503, path_prefix="/admin/directory/v1/users/sam", remaining=None))
+    shown = preview(stack, "hank", "sam@example.com")
+    assert "could not check whether sam@example.com is protected" in shown
+    assert not has_submit(stack, "hank")
+
+
+def test_someone_protected_after_the_approval_is_not_offboarded_by_the_run(stack: Stack) -> None:
+    assert stack.driver is not None
+    offboard(stack, "hank", "irene@example.com")
+    with stack.okta.lock:  # between the plan and the approval, irene becomes an Okta org admin
+        stack.okta.users[stack.okta.user_id("irene@example.com")].admin_roles.append("ORG_ADMIN")
+    stack.driver.click("grace", "Approve")
+    stack.wait_idle()
+    assert stack.okta.user_status("irene@example.com") == "ACTIVE"
+    assert not stack.google.is_suspended("irene@example.com")
+    assert key_statuses(stack, "irene") == ["Active"]
+    assert "irene@example.com is protected (an Okta org admin" in progress_text(stack)

@@ -84,6 +84,9 @@ DECIDE: list[tuple[str, RequestFacts, Actor, Why]] = [
     ("expired, not swept yet", EXPIRED_UNSWEPT, MONA, Why.EXPIRED),
     ("expired", EXPIRED, MONA, Why.EXPIRED),
     ("still being prepared", SUBMITTED, MONA, Why.NOT_PENDING),
+    # Slack sessions outlive an offboarding: an offboarded manager no longer approves
+    ("first step, manager offboarded", PENDING, replace(MONA, offboarding="done"), Why.OFFBOARDED),
+    ("first step, manager being offboarded", PENDING, replace(MONA, offboarding="pending"), Why.OFFBOARDED),
 ]
 
 
@@ -329,6 +332,8 @@ VIEW = [
     (CONFIDENTIAL, HANK, False),  # the help desk does not read confidential requests
     (CONFIDENTIAL, CAROL, False),
     (replace(CONFIDENTIAL, subjects=frozenset({"carol@example.com"})), CAROL, True),  # it is about her
+    # but a pending offboarding is not read by the person it offboards (request numbers are easy to guess)
+    (replace(PENDING, kind="offboarding", steps=(), subjects=frozenset({"carol@example.com"})), CAROL, False),
 ]
 
 
@@ -385,3 +390,11 @@ def test_reactivate_turns_on_only_the_key_its_rotation_turned_off() -> None:
     assert p.may_reactivate_key(True, "Inactive")
     assert p.may_reactivate_key(False, "Active")  # still in the grace period: nothing was turned off
     assert not p.may_reactivate_key(False, "Inactive")  # turned off by something else (an offboarding)
+
+
+@pytest.mark.parametrize("state", ["done", "pending"])
+def test_an_offboarded_requester_cannot_retry_a_failed_request(state: str) -> None:
+    failed = replace(PENDING, status="failed")
+    assert p.retry(ALICE, failed).ok
+    verdict = p.retry(replace(ALICE, offboarding=state), failed)
+    assert verdict.why is Why.OFFBOARDED and "offboard" in verdict.message
