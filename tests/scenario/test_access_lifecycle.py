@@ -30,7 +30,10 @@ def test_ten_concurrent_approve_clicks_make_one_okta_call(stack: Stack) -> None:
     adds = [c for c in stack.okta.calls if c.method == "PUT" and "/users/" in c.path]
     assert len(adds) == 1
     assert "alice@example.com" in stack.okta.members("netsuite-finance")
-    assert "already approved" in last_ephemeral(stack, "oscar")
+    # the answers come from the decide jobs, in whatever order they finish: one decision, nine that changed nothing
+    answers = [e.text for e in driver.ephemerals("oscar")]
+    assert sum("nothing changed" in a for a in answers) == 9, answers
+    assert any("already approved" in a for a in answers), answers
 
 
 def test_deny_needs_a_reason_and_tells_the_requester(stack: Stack) -> None:

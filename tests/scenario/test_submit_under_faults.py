@@ -19,11 +19,12 @@ ALICE_IN_OKTA = "/api/v1/users/alice"  # the plan's look-up of the requester (by
 PLAN_TRIES = 3  # the test stack's Okta adapter tries a call this often before it gives up (fast_retries)
 
 
-def request_access(stack: Stack, user: str, group: str, reason: str) -> None:
+def request_access(stack: Stack, user: str, group: str, reason: str, duration: str = "") -> None:
     """Submit the access modal; the bot answers with the request's number at once, the rest happens later."""
     assert stack.driver is not None
     stack.driver.command(user, "/access", "")
-    resp = stack.driver.submit_view(user, {"Okta group": group, "Justification": reason})
+    values = {"Okta group": group, "Justification": reason} | ({"Duration": duration} if duration else {})
+    resp = stack.driver.submit_view(user, values)
     assert resp.status == 200, resp.text
 
 
@@ -86,12 +87,13 @@ def test_a_provider_silent_for_longer_than_the_bot_waits_fails_the_request_and_s
 
 
 def test_approvers_that_cannot_be_looked_up_fail_the_request_instead_of_leaving_it_submitted(stack: Stack) -> None:
-    """Slack cannot say who oscar (the group's owner) is: the step that resolves approvers gives up after its
-    retries, and the request must end failed and told, not stay `submitted` behind a workflow that crashed."""
+    """Slack cannot say who mona (alice's manager, the first approver of aws-sandbox-admins, not in the bot's
+    cache) is: the step that resolves approvers gives up after its retries, and the request must end failed and
+    told, not stay `submitted` behind a workflow that crashed."""
     assert stack.driver is not None
-    stack.wait_idle()
+    stack.wait_idle()  # the start-up sweep has cached the role holders, DRIs and owners
     stack.slack.inject(Fault(status=500, path_prefix="/api/users.lookupByEmail", remaining=None))
-    request_access(stack, "alice", "netsuite-finance", "Quarter close")
+    request_access(stack, "alice", "aws-sandbox-admins", "Debugging the staging incident", duration="4h")
     wait_out(stack)
 
     assert status_of(stack, 1) == "failed"
