@@ -21,10 +21,10 @@ from bot.db import queries
 from bot.db.engine import Database
 from bot.db.models import Request, Run, RunStep
 from bot.policy import Policy
-from bot.providers.errors import ProviderError
+from bot.providers.errors import ProviderError, TransientError
 from bot.slack.offboarding_views import PersonPreview, preview_failed_modal, preview_modal
 from bot.worker import Dispatcher
-from workflows import offboarding_record, offboarding_transfer, people, progress, runtime
+from workflows import identity, offboarding_record, offboarding_transfer, people, progress, runtime
 from workflows import offboarding_steps as steps
 from workflows.approvals import NewRequest, Outcome, change_job, notify_requester, refresh_cards
 from workflows.durable import durable, enqueue, step
@@ -121,6 +121,9 @@ class OffboardingKind:
         if not_allowed:
             raise PlanError(not_allowed.rstrip("."))
         found = look_up_all(emails)
+        unverified = [f.blocked.text for f in found if isinstance(f.blocked, identity.Unverified)]
+        if unverified:  # a provider that did not answer: the plan is made again after a pause (approvals.py)
+            raise TransientError("the directory", unverified[0].rstrip("."))
         if refused := refused_people(found):  # SPEC §5, §6.3: protected people, addresses outside the domain
             raise PlanError("; ".join(refused[:5]) + (f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""))
         if not any(f.found_anywhere for f in found):

@@ -356,10 +356,11 @@ def test_a_provider_down_fails_its_request_cleanly_and_retry_completes_it(stack:
         open_modal(stack, "dave", "/rotate-keys", "", "#general", has_submit(stack, "dave"))
         target.inject(Fault(status=503, remaining=None))
         ref = submit(stack, "dave", {})
-    elif kind == "offboarding":
-        ref = offboard(stack, "hank", "irene@example.com")
+    elif kind == "offboarding":  # the plan must see Google (protection is checked there): the outage starts once
+        ref = offboard(stack, "hank", "irene@example.com")  # the plan is on the approver's card
+        card = while_working(stack, lambda: find_card(stack, "heidi", ref, "Approve"), f"Approve on REQ-{ref}")
         target.inject(Fault(status=503, remaining=None))
-        click_on_card(stack, "heidi", ref, "Approve")
+        assert stack.driver is not None and stack.driver.click("heidi", "Approve", message=card).status == 200
     elif kind == "access":
         target.inject(Fault(status=503, remaining=None))
         ref = ask_access(stack, "bob", "zoom-users", "Customer calls")
