@@ -187,6 +187,26 @@ def _record_decision(
     version). Returns (recorded, what to tell the clicker, the new version)."""
     rt = runtime.current()
     now = rt.clock.now()
+    try:
+        return _record(request_id, clicker, approve, reason, live, click_id, now)
+    except _LostRace:  # another click's decision committed first: say what it was, from the stored state
+        with rt.db.session() as session:
+            found = request_with_steps(session, request_id)
+            assert found is not None
+            facts = permissions.request_facts(*found)
+            verdict = permissions.decide(queries.actor_of(session, clicker, rt.policy), facts, now, live["approvers"])
+        message = verdict.message or f"Someone else acted on REQ-{request_id} at the same moment; nothing changed."
+        return False, message, None
+
+
+class _LostRace(Exception):
+    """A compare-and-set found the step or the request changed by a concurrent decision."""
+
+
+def _record(
+    request_id: int, clicker: str, approve: bool, reason: str | None, live: dict[str, Any], click_id: str, now: datetime
+) -> tuple[bool, str, int | None]:
+    rt = runtime.current()
     with rt.db.session() as session:
         found = request_with_steps(session, request_id)
         if found is None:
@@ -215,8 +235,7 @@ def _record_decision(
             )
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            session.rollback()
-            return False, f"Someone else acted on {req.ref} at the same moment; nothing changed.", None
+            raise _LostRace
         following = [s for s in steps if s.position > current.position]
         version = req.version + 1  # ORM updates below refresh `req` in place: read it first
         values: dict[str, Any] = {
@@ -237,8 +256,7 @@ def _record_decision(
             update(Request).where(col(Request.id) == request_id, col(Request.version) == version - 1).values(**values)
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
-            session.rollback()
-            return False, "Someone else acted on this request at the same moment; nothing changed.", None
+            raise _LostRace
         audit.append(
             session,
             actor=email,

@@ -51,9 +51,16 @@ class Lookup:
         return bool(self.google or self.okta or self.iam_user or self.errors or self.refusals or self.blocked)
 
     @property
+    def unverified(self) -> bool:
+        """Whether they are protected could not be read (a provider did not answer): not refused for good. They stay
+        in the request, and the plan checks again (waiting out the provider) before any approver sees it."""
+        return isinstance(self.blocked, identity.Unverified)
+
+    @property
     def offboardable(self) -> bool:
         """Something to do for this person, and nothing refuses them as a whole."""
-        return self.blocked is None and bool(self.google or self.okta or self.iam_user or self.errors)
+        found = bool(self.google or self.okta or self.iam_user or self.errors)
+        return (self.blocked is None or self.unverified) and found
 
     @property
     def identities(self) -> str:
@@ -159,6 +166,8 @@ _PROVIDER_OF = {"google": "Google", "okta": "Okta", "aws": "AWS"}
 
 def person_lines(found: Lookup, policy_steps: list[str], tracker: str, now: datetime) -> list[str]:
     """What each step will do for this person, from the live lookups; first, who they resolved to."""
+    if found.unverified and found.blocked is not None:
+        return [f"Not checked yet: {found.blocked.text}; it is checked again before anyone approves"]
     if found.blocked is not None:
         return [f"Refused: {found.blocked.text}"]
     lines = [f"Resolved: {found.identities}"]

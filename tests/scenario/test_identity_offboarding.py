@@ -134,7 +134,21 @@ def test_protection_that_cannot_be_checked_refuses(stack: Stack) -> None:
     stack.okta.inject(Fault(500, path_prefix="/api/v1/users/me", remaining=None))
     shown = preview(stack, "hank", "irene@example.com")
     assert "could not check whether irene@example.com is protected" in shown
-    assert not has_submit(stack, "hank")
+    assert_refused_by_the_plan(stack, "irene@example.com")
+
+
+def assert_refused_by_the_plan(stack: Stack, email: str) -> None:
+    """Not known to be safe: the request is not refused for a blip, but no approver sees it until protection is
+    read, and when it cannot be (after the bot waited the provider out) it fails, and nothing is done."""
+    assert stack.driver is not None
+    assert has_submit(stack, "hank")
+    stack.driver.submit_view("hank", {"Reason": "Last day was Friday (HR-1234)"})
+    stack.wait_idle()
+    req = last_request(stack)
+    assert req.status == "failed" and "could not check whether" in (req.error or ""), (req.status, req.error)
+    assert stack.driver.latest("grace") is None and stack.driver.latest("heidi") is None  # no approver asked
+    assert stack.okta.user_status(email) == "ACTIVE"
+    assert stack.google.user(email) is None or not stack.google.is_suspended(email)
 
 
 # --- §5: resolved identities shown and acted on ------------------------------------------------------------------
@@ -182,7 +196,7 @@ def test_a_super_admin_whose_account_cannot_be_read_is_not_offboardable(stack: S
     stack.google.inject(Fault(503, path_prefix="/admin/directory/v1/users/sam", remaining=None))
     shown = preview(stack, "hank", "sam@example.com")
     assert "could not check whether sam@example.com is protected" in shown
-    assert not has_submit(stack, "hank")
+    assert_refused_by_the_plan(stack, "sam@example.com")
 
 
 def test_someone_protected_after_the_approval_is_not_offboarded_by_the_run(stack: Stack) -> None:
