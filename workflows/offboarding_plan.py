@@ -255,32 +255,25 @@ def compact_line(found: Lookup) -> str:
         return f"{found.email}: refused: {found.blocked.text}"
     if not found.found_anywhere:
         return f"{found.email}: not found in Google, Okta or AWS (nothing to do)"
-    google = (
-        "error"
-        if found.error("Google")
-        else "refused"
-        if found.refusal("Google")
-        else "not found"
+    google = _state(
+        found,
+        "Google",
+        "not found"
         if found.google is None
-        else f"{found.google.primary_email} {'suspended' if found.google.suspended else 'active'}"
+        else f"{found.google.primary_email} {'suspended' if found.google.suspended else 'active'}",
     )
-    okta = (
-        "error"
-        if found.error("Okta")
-        else "refused"
-        if found.refusal("Okta")
-        else "not found"
-        if found.okta is None
-        else f"{found.okta.login} {found.okta.status}"
-    )
-    aws = (
-        "error"
-        if found.error("AWS")
-        else "refused"
-        if found.refusal("AWS")
-        else ("no IAM user" if found.iam_user is None else f"{found.active_keys} active keys of {found.iam_user}")
+    okta = _state(found, "Okta", "not found" if found.okta is None else f"{found.okta.login} {found.okta.status}")
+    aws = _state(
+        found,
+        "AWS",
+        "no IAM user" if found.iam_user is None else f"{found.active_keys} active keys of {found.iam_user}",
     )
     return f"{found.email}: Google {google} · Okta {okta} · AWS {aws}"
+
+
+def _state(found: Lookup, provider: str, account: str) -> str:
+    """One provider's part of a compact line: its error, its refusal, or what it found."""
+    return "error" if found.error(provider) else "refused" if found.refusal(provider) else account
 
 
 def bulk_summary(found: list[Lookup], tracker: str) -> list[str]:
