@@ -78,7 +78,7 @@ register_kind(AccessKind())
 
 
 # --- execution ----------------------------------------------------------------------------------
-@step()
+@step("workflows.access._add_member")
 def _add_member(request_id: int) -> str | None:
     """Add the member in Okta; returns an error text instead of raising, so the run can say why."""
     rt = runtime.current()
@@ -114,7 +114,7 @@ def _add_member(request_id: int) -> str | None:
     return None
 
 
-@step()
+@step("workflows.access._activate")
 def _activate(request_id: int) -> str:
     """Record the grant and finish the request; returns the requester's message."""
     rt = runtime.current()
@@ -169,7 +169,7 @@ def _slack_id_cached(session: object, email: str) -> str | None:
     return person.slack_id if person else None
 
 
-@step()
+@step("workflows.access._mark_failed")
 def _mark_failed(request_id: int, error: str) -> None:
     rt = runtime.current()
     with rt.db.session() as session:
@@ -234,7 +234,7 @@ def revoke(db: Database, dispatcher: Dispatcher, grant: Grant, clicker: str, rea
     return Outcome(True, f"Removing {grant.user_email} from {grant.okta_group} now ({req.ref}).")
 
 
-@step()
+@step("workflows.access._remove_member")
 def _remove_member(grant_id: int) -> str | None:
     rt = runtime.current()
     with rt.db.session() as session:
@@ -260,7 +260,7 @@ def _remove_member(grant_id: int) -> str | None:
     return None
 
 
-@step()
+@step("workflows.access._close_grant")
 def _close_grant(grant_id: int) -> tuple[int, str]:
     rt = runtime.current()
     now = rt.clock.now()
@@ -311,7 +311,7 @@ def end_grant(grant_id: int) -> None:
     notify_requester(request_id, text)
 
 
-@step()
+@step("workflows.access._reopen_grant")
 def _reopen_grant(grant_id: int, error: str) -> None:
     with runtime.current().db.session() as session:
         grant = session.get(Grant, grant_id)

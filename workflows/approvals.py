@@ -146,7 +146,7 @@ def ask_decision(
     return Outcome(True, "")
 
 
-@step(retries_allowed=True, max_attempts=3, interval_seconds=1.0)
+@step("workflows.approvals._live_approvers", retries_allowed=True, max_attempts=3, interval_seconds=1.0)
 def _live_approvers(request_id: int, clicker: str) -> dict[str, Any] | str:
     """Resolve the current step again (Okta manager, role holders) and who the clicker is (their email, into the
     person cache); what cannot be looked up is said."""
@@ -179,7 +179,7 @@ def _live_approvers(request_id: int, clicker: str) -> dict[str, Any] | str:
     }
 
 
-@step()
+@step("workflows.approvals._record_decision")
 def _record_decision(
     request_id: int, clicker: str, approve: bool, reason: str | None, live: dict[str, Any], click_id: str
 ) -> tuple[bool, str, int | None]:
@@ -375,7 +375,7 @@ def _load(request_id: int) -> tuple[Request, list[ApprovalStep]]:
     return found
 
 
-@step(retries_allowed=True, max_attempts=5, interval_seconds=1.0)
+@step("workflows.approvals._resolve_requester", retries_allowed=True, max_attempts=5, interval_seconds=1.0)
 def _resolve_requester(request_id: int) -> None:
     req, _ = _load(request_id)
     email = req.requester_email or people.email_of(req.requester_slack_id)
@@ -388,7 +388,7 @@ def _resolve_requester(request_id: int) -> None:
         session.add(row)
 
 
-@step()
+@step("workflows.approvals._plan")
 def _plan(request_id: int) -> list[str] | str | Unanswered:
     """The dry-run plan; or the reason it cannot be done; or `Unanswered` when a provider did not answer, which
     the workflow asks again after a pause (a request must not fail on a provider's passing blip)."""
@@ -418,7 +418,7 @@ def approvers_for(spec: str, req: Request) -> list[str]:
     return [spec.lower()]
 
 
-@step(retries_allowed=True, max_attempts=5, interval_seconds=1.0)
+@step("workflows.approvals._resolve_steps", retries_allowed=True, max_attempts=5, interval_seconds=1.0)
 def _resolve_steps(request_id: int) -> None:
     """Approver rows for each step; the requester and the subject are never their own approvers."""
     req, existing = _load(request_id)
@@ -445,7 +445,7 @@ def _resolve_steps(request_id: int) -> None:
             session.add(row)
 
 
-@step()
+@step("workflows.approvals._open_for_approval")
 def _open_for_approval(request_id: int, plan: list[str]) -> str:
     """Move the request to pending (or straight to approved); returns the new status."""
     rt = runtime.current()
@@ -489,7 +489,7 @@ def _open_for_approval(request_id: int, plan: list[str]) -> str:
         return req.status
 
 
-@step()
+@step("workflows.approvals._fail_submission")
 def _fail_submission(request_id: int, why: str) -> None:
     rt = runtime.current()
     with rt.db.session() as session:
@@ -557,7 +557,7 @@ def request_changed(request_id: int, version: int) -> None:
         _start_execution(request_id)
 
 
-@step()
+@step("workflows.approvals._after_change")
 def _after_change(request_id: int, version: int) -> tuple[str | None, bool]:
     """What the change means: the requester's message, and whether to execute now.
 
@@ -580,7 +580,7 @@ def _change_message(req: Request, steps: list[ApprovalStep]) -> str | None:
     return None
 
 
-@step()
+@step("workflows.approvals._claim_execution")
 def _claim_execution(request_id: int) -> str | None:
     """approved -> running, once; returns the execution workflow's name to start.
 
@@ -605,7 +605,7 @@ def _start_execution(request_id: int) -> None:
         enqueue(workflow, f"execute-{request_id}-1", request_id, 1)
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.approvals._notify_requester", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _notify_requester(request_id: int, text: str) -> None:
     req, _ = _load(request_id)
     runtime.current().slack.dm(req.requester_slack_id, escape(text))
@@ -627,7 +627,7 @@ def _actions_for(copy: CardCopy, req: Request, steps: list[ApprovalStep]) -> lis
     return actions
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.approvals._post_cards", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _post_cards(request_id: int) -> None:
     """Post the copies that do not exist yet: requester DM, current approvers' DMs, the channel."""
     rt = runtime.current()
@@ -656,7 +656,7 @@ def _post_cards(request_id: int) -> None:
         have.add(posted.channel)
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.approvals._refresh_cards", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _refresh_cards(request_id: int) -> None:
     rt = runtime.current()
     req, steps = _load(request_id)
@@ -725,7 +725,7 @@ def remind_approvers(request_id: int) -> None:
     _send_reminder(request_id)
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.approvals._send_reminder", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _send_reminder(request_id: int) -> None:
     rt = runtime.current()
     with rt.db.session() as session:
@@ -762,7 +762,7 @@ def escalate_approval(request_id: int) -> None:
         _refresh_cards(request_id)
 
 
-@step()
+@step("workflows.approvals._widen_to_admins")
 def _widen_to_admins(request_id: int) -> bool:
     """Add role:it-admins to the current step's approvers (never the requester)."""
     rt = runtime.current()

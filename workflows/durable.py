@@ -25,14 +25,16 @@ def durable(name: str) -> Callable[[F], F]:
     return wrap
 
 
-def step(**kwargs: Any) -> Callable[[F], F]:
-    """A DBOS step (at-least-once: make it idempotent).
+def step(name: str, **kwargs: Any) -> Callable[[F], F]:
+    """A DBOS step (at-least-once: make it idempotent), registered under `name`.
 
-    Named after its module as well: DBOS registers steps by name, and two modules' `_refresh_cards`
-    would otherwise collide (DBOS keeps one of them)."""
+    DBOS records each step's name beside its output and, when it resumes a workflow, refuses a step whose name
+    differs from the one recorded. So the name is pinned here, not taken from the module: moving a module must not
+    strand work that was in flight when the new release started. Names written by a release stay as they were
+    (they look like the module paths of release 2); new steps may use any name not yet taken."""
 
     def wrap(fn: F) -> F:
-        return cast(F, DBOS.step(name=f"{fn.__module__}.{fn.__qualname__}", **kwargs)(fn))
+        return cast(F, DBOS.step(name=name, **kwargs)(fn))
 
     return wrap
 

@@ -112,7 +112,7 @@ def escalation_modal_permalink(view_id: str, view: dict[str, Any], channel: str,
     _fill_permalink(view_id, view, channel, ts)
 
 
-@step(retries_allowed=True, max_attempts=3, interval_seconds=0.5)
+@step("workflows.escalation._fill_permalink", retries_allowed=True, max_attempts=3, interval_seconds=0.5)
 def _fill_permalink(view_id: str, view: dict[str, Any], channel: str, ts: str) -> None:
     slack = runtime.current().slack
     try:
@@ -138,7 +138,7 @@ def start_escalation(request_id: int) -> None:
             log.warning("escalation %s: Slack kept failing; the re-page will try again", escalation_id)
 
 
-@step()
+@step("workflows.escalation._create")
 def _create(request_id: int) -> int | None:
     rt = runtime.current()
     now = rt.clock.now()
@@ -181,7 +181,7 @@ def _escalation_and_copies(escalation_id: int, audience: str) -> tuple[Escalatio
     return esc, copies
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.escalation._page_dris", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _page_dris(escalation_id: int, page: int) -> None:
     """DM the card to each DRI who has not got this page yet."""
     esc, have = _escalation_and_copies(escalation_id, "dri")
@@ -199,7 +199,7 @@ def _page_dris(escalation_id: int, page: int) -> None:
             log.warning("cannot page %s: %s", email, exc.response.get("error"))
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.escalation._page_channel", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _page_channel(escalation_id: int, page: int) -> None:
     """The card in the team channel (first page), or a louder post there (last page)."""
     esc, posted = _escalation_and_copies(escalation_id, "channel")
@@ -299,7 +299,7 @@ def escalation_acknowledged(escalation_id: int) -> None:
     _tell_acknowledged(escalation_id)
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.escalation._refresh_cards", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _refresh_cards(escalation_id: int) -> None:
     rt = runtime.current()
     view, _ = _view(escalation_id)
@@ -320,7 +320,7 @@ def refresh_cards(escalation_id: int) -> None:
     _refresh_cards(escalation_id)
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.escalation._tell_acknowledged", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _tell_acknowledged(escalation_id: int) -> None:
     rt = runtime.current()
     view, _ = _view(escalation_id)

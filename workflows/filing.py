@@ -309,7 +309,7 @@ def file_issue(request_id: int, attempt: int) -> None:
         enqueue("start_escalation", f"escalation-{request_id}", request_id)
 
 
-@step(retries_allowed=True, max_attempts=5, interval_seconds=1.0)
+@step("workflows.filing._resolve_requester", retries_allowed=True, max_attempts=5, interval_seconds=1.0)
 def _resolve_requester(request_id: int) -> str:
     req = _load(request_id)
     rt = runtime.current()
@@ -324,7 +324,7 @@ def _resolve_requester(request_id: int) -> str:
     return req.kind
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.filing._open_thread", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _open_thread(request_id: int) -> None:
     """Where the request's updates go: the escalated message's thread, else a new message in the
     channel the request came from (a DM request gets its thread when the link is DMed)."""
@@ -358,7 +358,7 @@ def _permalink(channel: str, ts: str) -> str | None:
         return None
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.filing._collect_transcript", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _collect_transcript(request_id: int) -> None:
     """The escalated thread as plain text (names resolved), kept for the issue body and its retries."""
     req = _load(request_id)
@@ -405,7 +405,7 @@ def similar(a: str, b: str) -> bool:
     return bool(left) and difflib.SequenceMatcher(None, left, right).ratio() >= SIMILAR_TITLE
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=2.0, backoff_rate=2.0)
+@step("workflows.filing._find_duplicate", retries_allowed=True, max_attempts=4, interval_seconds=2.0, backoff_rate=2.0)
 def _find_duplicate(request_id: int) -> dict[str, Any] | None:
     """An open issue this requester filed through the bot in the same tracker, with a near-identical title."""
     req = _load(request_id)
@@ -441,7 +441,7 @@ def _find_duplicate(request_id: int) -> dict[str, Any] | None:
     return None
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.filing._offer_duplicate", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _offer_duplicate(request_id: int, duplicate: dict[str, Any]) -> None:
     rt = runtime.current()
     req = _load(request_id)
@@ -550,7 +550,7 @@ def tracker_problem(exc: ProviderError, team: Team) -> str:
     return f"GitLab refused the issue for {where}: {exc.message}"
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=3.0, backoff_rate=2.0)
+@step("workflows.filing._create_issue", retries_allowed=True, max_attempts=4, interval_seconds=3.0, backoff_rate=2.0)
 def _create_issue(request_id: int) -> str | None:
     """File the issue (once); None when filed, else why it cannot be. Transient errors raise (retried)."""
     if _tracked_for(request_id) is not None:
@@ -623,7 +623,7 @@ def _record_filed(request_id: int, issue: FiledIssue, team: Team, missing: list[
         )
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.filing._announce", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _announce(request_id: int) -> None:
     """The issue link in the request's thread and in the requester's DM (the DM is the thread when
     there is no channel)."""
@@ -683,7 +683,7 @@ def _mark_root(req: Request, team: Team, status: str) -> None:
         log.info("cannot update %s's thread root: %s", req.ref, exc.response.get("error"))
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.filing._fail", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _fail(request_id: int, why: str) -> None:
     """Keep the request (failed, retryable) and tell the requester, in the thread and by DM."""
     rt = runtime.current()
@@ -721,7 +721,7 @@ def add_to_issue(request_id: int) -> None:
     refresh_cards(request_id)
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=3.0, backoff_rate=2.0)
+@step("workflows.filing._add_note", retries_allowed=True, max_attempts=4, interval_seconds=3.0, backoff_rate=2.0)
 def _add_note(request_id: int) -> str | None:
     rt = runtime.current()
     req = _load(request_id)
@@ -764,7 +764,7 @@ def _add_note(request_id: int) -> str | None:
     return None
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.filing._close_offer", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _close_offer(request_id: int) -> None:
     """Once the requester chose, the duplicate offer loses its buttons and says what they chose."""
     req = _load(request_id)

@@ -13,7 +13,7 @@ def request_home(dispatcher: Dispatcher, slack_id: str, event_id: str) -> None:
     dispatcher.enqueue("publish_home", f"home-{event_id}", slack_id)
 
 
-@step(retries_allowed=True, max_attempts=3, interval_seconds=1.0)
+@step("workflows.home._publish", retries_allowed=True, max_attempts=3, interval_seconds=1.0)
 def _publish(slack_id: str) -> None:
     rt = runtime.current()
     with rt.db.session() as session:

@@ -135,7 +135,7 @@ def sync_event(event: str, body: dict[str, Any]) -> None:
     _post_change(tracked_id, event, body)
 
 
-@step()
+@step("workflows.issue_sync._tracked_issue")
 def _tracked_issue(project: str, iid: int) -> int | None:
     with runtime.current().db.session() as session:
         row = session.exec(
@@ -146,7 +146,7 @@ def _tracked_issue(project: str, iid: int) -> int | None:
         return row.id if row else None
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=2.0, backoff_rate=2.0)
+@step("workflows.issue_sync._by_team_dri", retries_allowed=True, max_attempts=4, interval_seconds=2.0, backoff_rate=2.0)
 def _by_team_dri(tracked_id: int, author_id: int | None) -> bool:
     """Whether a note's author is a DRI of the team the issue was filed for (found in GitLab as for
     assignment) and not the bot itself. When GitLab cannot say, the note is not relayed."""
@@ -202,7 +202,7 @@ def messages_for(change: IssueChange, issue_link: str, ref: str, private_thread:
     return f":label: *{actor}* changed the labels of {issue_link}: {'; '.join(parts)}.", None
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.issue_sync._post_change", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _post_change(tracked_id: int, event: str, body: dict[str, Any]) -> None:
     change = parse_event(event, body)
     assert change is not None

@@ -95,7 +95,7 @@ def _show(view_id: str, view: dict[str, object]) -> None:
         log.info("preview %s was closed before it was filled", view_id)  # the person closed the modal
 
 
-@step(retries_allowed=True, max_attempts=3, interval_seconds=1.0)
+@step("workflows.key_preview._render_preview", retries_allowed=True, max_attempts=3, interval_seconds=1.0)
 def _render_preview(slack_id: str, target: str, view_id: str, channel_id: str | None, notice: str | None) -> None:
     rt = runtime.current()
     try:
@@ -135,7 +135,7 @@ def key_rotation_preview(slack_id: str, target: str, view_id: str, channel_id: s
     _render_preview(slack_id, target, view_id, channel_id, None)
 
 
-@step()
+@step("workflows.key_preview._delete_inactive")
 def _delete_inactive(slack_id: str, target: str, key_id: str) -> str:
     """Delete the inactive key that blocks a rotation; returns what to show above the refreshed preview."""
     rt = runtime.current()

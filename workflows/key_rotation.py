@@ -215,7 +215,7 @@ def _rotation_of(session: Session, request_id: int) -> KeyRotation | None:
     return session.exec(select(KeyRotation).where(KeyRotation.request_id == request_id)).first()
 
 
-@step()
+@step("workflows.key_rotation._prepare")
 def _prepare(request_id: int) -> str | None:
     """Record the rotation and the key it retires (once per request); returns why it cannot start."""
     rt = runtime.current()
@@ -292,7 +292,7 @@ def _record_new_key(rot: KeyRotation, key_id: str) -> None:
         )
 
 
-@step()
+@step("workflows.key_rotation._create_and_store")
 def _create_and_store(request_id: int) -> dict[str, str] | str:
     """Create the new key and put it straight into Secrets Manager. Returns the key id, the secret's ARN and
     the key's creation time (never the secret), or why it failed."""
@@ -327,7 +327,7 @@ def _create_and_store(request_id: int) -> dict[str, str] | str:
     return {"key_id": key.id, "arn": arn, "created": key.created.isoformat()}
 
 
-@step()
+@step("workflows.key_rotation._start_grace")
 def _start_grace(request_id: int, made: dict[str, str]) -> None:
     FAILPOINTS.hit("before_start_grace")
     rt = runtime.current()
@@ -375,7 +375,7 @@ def _recipients(req: Request) -> list[str]:
     return [s for s in dict.fromkeys(found) if s]
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.key_rotation._send_notices", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _send_notices(request_id: int) -> None:
     """The DM saying where the new key is (with Reactivate old key), once per recipient."""
     FAILPOINTS.hit("before_notices")
@@ -398,7 +398,7 @@ def _send_notices(request_id: int) -> None:
             session.add(row)
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.key_rotation._update_notices", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _update_notices(rotation_id: int) -> int:
     """Re-render every notice from the stored state; returns the request id."""
     rt = runtime.current()
@@ -412,7 +412,7 @@ def _update_notices(rotation_id: int) -> int:
     return rot.request_id
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.key_rotation._tell", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _tell(request_id: int, text: str) -> None:
     rt = runtime.current()
     with rt.db.session() as session:
@@ -421,7 +421,7 @@ def _tell(request_id: int, text: str) -> None:
         rt.slack.dm(slack_id, escape(text))
 
 
-@step()
+@step("workflows.key_rotation._mark_rotation_failed")
 def _mark_rotation_failed(request_id: int, error: str) -> None:
     rt = runtime.current()
     with rt.db.session() as session:
@@ -525,7 +525,7 @@ def _still_used(old: AccessKey, rot: KeyRotation) -> bool:
     return old.last_used is not None and bool(marks) and old.last_used > max(marks)
 
 
-@step()
+@step("workflows.key_rotation._deactivate_or_postpone")
 def _deactivate_or_postpone(rotation_id: int) -> str | None:
     """Deactivate the old key, or postpone when it was used after the new key was created.
     Returns what to tell the people concerned (None: nothing changed)."""
@@ -617,7 +617,7 @@ def _finish_gone(rotation_id: int, from_status: str, ref: str) -> str | None:
     return f"{ref}: the old access key {rot.old_key_id} of {rot.iam_user} no longer exists; the rotation is complete."
 
 
-@step()
+@step("workflows.key_rotation._delete_old")
 def _delete_old(rotation_id: int) -> str | None:
     rt = runtime.current()
     now = rt.clock.now()
@@ -724,7 +724,7 @@ def _rotation_facts(session: Session, req: Request, rot: KeyRotation) -> permiss
     )
 
 
-@step(retries_allowed=True, max_attempts=5, interval_seconds=2.0)
+@step("workflows.key_rotation._reactivate", retries_allowed=True, max_attempts=5, interval_seconds=2.0)
 def _reactivate(rotation_id: int) -> str | None:
     rt = runtime.current()
     now = rt.clock.now()

@@ -76,7 +76,7 @@ def _owner_of(iam_user: str, tagged: str | None) -> list[str]:
     return [guess.lower()] if identity.iam_user_of(guess) == iam_user else []
 
 
-@step(retries_allowed=True, max_attempts=3, interval_seconds=5.0)
+@step("workflows.key_scan._find_old_keys", retries_allowed=True, max_attempts=3, interval_seconds=5.0)
 def _find_old_keys(now_iso: str) -> list[dict[str, Any]]:
     """[{iam_user, service, owners, keys: [{id, created, last_used}]}]; keys already being retired are left out."""
     rt = runtime.current()
@@ -114,7 +114,7 @@ def _find_old_keys(now_iso: str) -> list[dict[str, Any]]:
     return findings
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.key_scan._nudge", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _nudge(finding: dict[str, Any], now_iso: str) -> list[str]:
     """DM the owners of one IAM user's old keys with Rotate now; returns whom it reached."""
     rt = runtime.current()
@@ -136,7 +136,7 @@ def _nudge(finding: dict[str, Any], now_iso: str) -> list[str]:
     return told
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.key_scan._summarise", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _summarise(findings: list[dict[str, Any]], told: list[list[str]], now_iso: str) -> None:
     rt = runtime.current()
     max_age = format_duration(rt.policy.aws_keys.max_age)

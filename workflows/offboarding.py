@@ -168,7 +168,7 @@ def _resolve_targets(requester_slack_id: str, targets: list[str]) -> tuple[list[
     return [e for e in dict.fromkeys(emails) if e != requester], problems
 
 
-@step(retries_allowed=True, max_attempts=3, interval_seconds=1.0)
+@step("workflows.offboarding._fill_offboarding_preview", retries_allowed=True, max_attempts=3, interval_seconds=1.0)
 def _fill_offboarding_preview(
     view_id: str, requester_slack_id: str, targets: list[str], channel_id: str | None
 ) -> None:
@@ -210,7 +210,7 @@ def start_preview(
 
 
 # --- the run ----------------------------------------------------------------------------------------------------
-@step()
+@step("workflows.offboarding._prepare_offboarding_run")
 def _prepare_offboarding_run(request_id: int, attempt: int) -> int:
     """The request's Run and one pending RunStep per person and step; a retry resets only failed steps."""
     rt = runtime.current()
@@ -259,7 +259,7 @@ def _result_text(req: Request, status: str, failures: list[RunStep]) -> str:
     )
 
 
-@step()
+@step("workflows.offboarding._finish_offboarding_run")
 def _finish_offboarding_run(run_id: int) -> str:
     """Run and request to done / partly_failed / failed; returns the requester's message."""
     rt = runtime.current()
@@ -289,7 +289,7 @@ def _finish_offboarding_run(run_id: int) -> str:
         return _result_text(req, status, failures)
 
 
-@step()
+@step("workflows.offboarding._card_jobs")
 def _card_jobs(request_id: int) -> list[tuple[str, str, list[object]]]:
     return card_jobs(request_id)
 
@@ -351,7 +351,7 @@ def claim_undo(db: Database, dispatcher: Dispatcher, request_id: int, clicker: s
     return Outcome(True, f"Undoing {req.ref}: unsuspending Google and Okta.", version)
 
 
-@step()
+@step("workflows.offboarding._prepare_offboarding_undo")
 def _prepare_offboarding_undo(request_id: int) -> int:
     """Undo steps for what the run suspended (not for accounts that were suspended already)."""
     with runtime.current().db.session() as session:
@@ -367,7 +367,7 @@ def _prepare_offboarding_undo(request_id: int) -> int:
         return run.id
 
 
-@step()
+@step("workflows.offboarding._finish_offboarding_undo")
 def _finish_offboarding_undo(run_id: int) -> str:
     rt = runtime.current()
     with rt.db.session() as session:

@@ -88,7 +88,7 @@ def _file_or_find(project: str, title: str, body: str, labels: list[str]) -> tup
     return filed.iid, filed.web_url
 
 
-@step(retries_allowed=True, max_attempts=3, interval_seconds=2.0)
+@step("workflows.offboarding_record.file_offboarding_record", retries_allowed=True, max_attempts=3, interval_seconds=2.0)
 def file_offboarding_record(run_id: int, attempt: int) -> None:
     """`gitlab_issue`: one record per run in the offboarding team's tracker, listing every step's outcome.
     A retry that changed outcomes adds them to the same record as a comment."""
@@ -185,7 +185,7 @@ def _note_added(request_id: int, attempt: int) -> None:
         )
 
 
-@step(retries_allowed=True, max_attempts=3, interval_seconds=2.0)
+@step("workflows.offboarding_record.note_on_offboarding_record", retries_allowed=True, max_attempts=3, interval_seconds=2.0)
 def note_on_offboarding_record(request_id: int, text: str) -> None:
     """Best effort: tell the record what happened after it was filed (e.g. an undo)."""
     record = _record_of(request_id)

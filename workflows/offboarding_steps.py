@@ -498,11 +498,11 @@ def run_pending(run_id: int, steps: dict[str, StepFn]) -> None:
             future.result()
 
 
-@step(retries_allowed=True, max_attempts=3, interval_seconds=2.0)
+@step("workflows.offboarding_steps.run_offboarding_steps", retries_allowed=True, max_attempts=3, interval_seconds=2.0)
 def run_offboarding_steps(run_id: int) -> None:
     run_pending(run_id, PERSON_STEPS)
 
 
-@step(retries_allowed=True, max_attempts=3, interval_seconds=2.0)
+@step("workflows.offboarding_steps.run_offboarding_undo_steps", retries_allowed=True, max_attempts=3, interval_seconds=2.0)
 def run_offboarding_undo_steps(run_id: int) -> None:
     run_pending(run_id, UNDO_STEPS)

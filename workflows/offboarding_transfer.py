@@ -134,7 +134,7 @@ def _checked(row: RunStep, transfer: dict[str, str]) -> steps.StepOutcome | None
     return None
 
 
-@step(retries_allowed=True, max_attempts=3, interval_seconds=2.0)
+@step("workflows.offboarding_transfer.check_transfers", retries_allowed=True, max_attempts=3, interval_seconds=2.0)
 def check_transfers(run_id: int, give_up: bool = False) -> int:
     """Record the transfers that ended; returns how many still run. `give_up`: those fail now."""
     request_id, rows, transfers = _running(run_id)

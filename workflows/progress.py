@@ -218,12 +218,12 @@ def update(run_id: int) -> None:
             log.warning("progress of run %s not updated: %s", run_id, exc.response.get("error"))
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.progress.post_progress", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def post_progress(run_id: int) -> None:
     post_or_update(run_id)
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.progress.render_progress", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def render_progress(run_id: int) -> None:
     update(run_id)
 

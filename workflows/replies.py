@@ -14,7 +14,7 @@ def reply_later(dispatcher: Dispatcher, reply_id: str, user: str, channel: str |
     dispatcher.enqueue("reply", f"reply-{reply_id}", user, channel, text)
 
 
-@step(retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+@step("workflows.replies._send", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _send(user: str, channel: str | None, text: str) -> None:
     slack = runtime.current().slack
     if channel:

@@ -35,7 +35,7 @@ def handler_names() -> list[str]:
     return sorted(_HANDLERS)
 
 
-@step(retries_allowed=True, max_attempts=3)
+@step("workflows.sweep._run_handler", retries_allowed=True, max_attempts=3)
 def _run_handler(name: str, now_iso: str) -> list[Job]:
     return _HANDLERS[name](datetime.fromisoformat(now_iso))
 
@@ -70,7 +70,7 @@ def startup_sweep() -> None:
     run_sweep(runtime.current().clock.now())
 
 
-@step(retries_allowed=True, max_attempts=3)
+@step("workflows.sweep._refresh_roles_now", retries_allowed=True, max_attempts=3)
 def _refresh_roles_now() -> None:
     from workflows import people
 
