@@ -27,7 +27,7 @@ from bench.load import run_load  # noqa: E402
 from bench.population import with_generated_people  # noqa: E402
 from bench.processes import spawn  # noqa: E402
 from bench.slack_requests import approve_body, command_body  # noqa: E402
-from bot.sandbox.stack import SIGNING_SECRET, Stack, StackOptions  # noqa: E402
+from engops.sandbox.stack import SIGNING_SECRET, Stack, StackOptions  # noqa: E402
 
 CONCURRENCY = (1, 10, 50)
 SETTLE_SECONDS = 10
@@ -70,9 +70,9 @@ def main() -> None:
     env = {**os.environ, **stack.env}
     helpers: list[subprocess.Popen[bytes]] = []
     if args.web_only:
-        worker = [sys.executable, "-m", "bot.cli", "worker", "--id", "bench-w1"]
+        worker = [sys.executable, "-m", "engops.cli", "worker", "--id", "bench-w1"]
         helpers.append(subprocess.Popen(worker, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    serve = ["bot.cli", "serve", "--host", "127.0.0.1", *(["--no-worker"] if args.web_only else [])]
+    serve = ["engops.cli", "serve", "--host", "127.0.0.1", *(["--no-worker"] if args.web_only else [])]
     bot_url, bot_proc = spawn(serve, env)
     time.sleep(SETTLE_SECONDS)  # the worker's start-up sweep (first Okta call imports its SDK) ends first
     bare_url, bare_proc = spawn(["bench.bare_app", SIGNING_SECRET], env)

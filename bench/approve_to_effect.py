@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load import percentile  # noqa: E402
 from bench.population import with_generated_people  # noqa: E402
-from bot.sandbox.stack import Stack, StackOptions  # noqa: E402
+from engops.sandbox.stack import Stack, StackOptions  # noqa: E402
 from tests.support.processes import BotProcesses  # noqa: E402
 
 PG_ADMIN = os.environ.get("ENGOPS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.processes import first_ack, free_port, rss_mb  # noqa: E402
-from bot.sandbox.slack import message_as_text  # noqa: E402
-from bot.sandbox.slack_driver import SlackDriver  # noqa: E402
-from bot.sandbox.stack import SIGNING_SECRET, Stack, StackOptions  # noqa: E402
+from engops.sandbox.slack import message_as_text  # noqa: E402
+from engops.sandbox.slack_driver import SlackDriver  # noqa: E402
+from engops.sandbox.stack import SIGNING_SECRET, Stack, StackOptions  # noqa: E402
 from tests.reliability import users  # noqa: E402
 
 WAIT = 60.0
@@ -51,7 +51,7 @@ def main() -> None:
             env = {**os.environ, **stack.env}
             begun = time.monotonic()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [sys.executable, "-m", "engops.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -112,9 +112,10 @@ def web_replica_memory(stack: Stack) -> float:
     env = {**os.environ, **stack.env}
     port = free_port()
     quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "--id", "cold-w1"], **quiet)  # type: ignore[call-overload]
+    worker = subprocess.Popen([sys.executable, "-m", "engops.cli", "worker", "--id", "cold-w1"], **quiet)  # type: ignore[call-overload]
     web = subprocess.Popen(  # type: ignore[call-overload]
-        [sys.executable, "-m", "bot.cli", "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], **quiet
+        [sys.executable, "-m", "engops.cli", "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)],
+        **quiet,
     )
     try:
         if first_ack(port, time.monotonic() + 30) is None:

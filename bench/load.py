@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from bot.sandbox.slack_driver import sign
+from engops.sandbox.slack_driver import sign
 
 Body = Callable[[int], bytes]  # request number -> form body
 

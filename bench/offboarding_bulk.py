@@ -25,8 +25,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.population import with_generated_people  # noqa: E402
-from bot.sandbox.base import FixedWindowLimiter  # noqa: E402
-from bot.sandbox.stack import Stack, StackOptions  # noqa: E402
+from engops.sandbox.base import FixedWindowLimiter  # noqa: E402
+from engops.sandbox.stack import Stack, StackOptions  # noqa: E402
 
 OKTA_WRITES_PER_MINUTE = 600
 GOOGLE_QUERIES_PER_MINUTE = 2400
@@ -61,8 +61,8 @@ class BenchStack(Stack):
 
     def _start_app(self) -> None:
         from bot.providers.google import GoogleAdapter
-        from bot.runner import start_web
-        from bot.services import build_services
+        from engops.runner import start_web
+        from engops.services import build_services
 
         assert self.settings is not None and self.policy is not None
         settings = self.settings
@@ -81,8 +81,8 @@ class BenchStack(Stack):
 
 def submit_bulk(stack: Stack, emails: list[str], requester: str) -> int:
     from bot.policy import Policy
-    from workflows.approvals import open_request
-    from workflows.offboarding import new_request
+    from workflows.engine.approvals import open_request
+    from workflows.offboarding.flow import new_request
 
     assert stack.web is not None and isinstance(stack.policy, Policy)
     services = stack.web.services

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.sandbox.directory import Directory, Person, demo_directory
+from engops.sandbox.directory import Directory, Person, demo_directory
 
 
 def with_generated_people(count: int, manager: str = "mona") -> Directory:

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from bench.slack_requests import command_body
-from bot.sandbox.slack_driver import sign
-from bot.sandbox.stack import SIGNING_SECRET
+from engops.sandbox.slack_driver import sign
+from engops.sandbox.stack import SIGNING_SECRET
 from tests.support.processes import free_port
 
 

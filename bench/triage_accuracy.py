@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.policy import Policy, load_policy  # noqa: E402
-from workflows import triage  # noqa: E402
+from workflows.tickets import triage  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "it_requests.jsonl"
 POLICY = ROOT / "policy.example.yaml"

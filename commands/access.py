@@ -16,9 +16,9 @@ from bot.slack import cards, modals
 from bot.slack.escape import escape
 from commands.deps import Deps
 from commands.interaction import metadata
-from workflows.access import revoke
-from workflows.access_form import check_access_form, duration_hint
-from workflows.approvals import NewRequest, open_request
+from workflows.access.flow import revoke
+from workflows.access.form import check_access_form, duration_hint
+from workflows.engine.approvals import NewRequest, open_request
 
 
 def register(app: App, deps: Deps) -> None:

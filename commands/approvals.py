@@ -11,9 +11,9 @@ from bot.db.models import Grant
 from bot.slack import cards, modals
 from commands.deps import Deps
 from commands.interaction import channel_of, metadata, reply_id, request_id_from
-from workflows.access import revoke
-from workflows.approvals import Outcome, ask_decision, check_decision, retry
-from workflows.replies import reply_later
+from workflows.access.flow import revoke
+from workflows.engine.approvals import Outcome, ask_decision, check_decision, retry
+from workflows.engine.replies import reply_later
 
 
 def register(app: App, deps: Deps) -> None:

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from bot.clock import Clock
 from bot.db.engine import Database
 from bot.policy import Policy
-from bot.worker import Dispatcher
+from workflows.engine.durable import Dispatcher
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from bot.slack.escape import mention
 from commands.deps import Deps
 from commands.interaction import channel_of, reply_id, request_id_from
 from commands.it_request import request_modal, submit
-from workflows.escalation import acknowledge, show_permalink
-from workflows.replies import reply_later
+from workflows.engine.replies import reply_later
+from workflows.tickets.escalation import acknowledge, show_permalink
 
 
 def register(app: App, deps: Deps) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from commands.deps import Deps
-from workflows.home import request_home
+from workflows.engine.home import request_home
 
 
 def register(app: App, deps: Deps) -> None:

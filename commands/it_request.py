@@ -9,9 +9,9 @@ from slack_bolt import Ack, App
 from bot.slack import modals, triage_views
 from commands.deps import Deps
 from commands.interaction import channel_of, metadata, reply_id, request_id_from
-from workflows import triage
-from workflows.filing import FilingForm, answer_duplicate_offer, check_form, open_filing, prefill_from_text
-from workflows.replies import reply_later
+from workflows.engine.replies import reply_later
+from workflows.tickets import triage
+from workflows.tickets.filing import FilingForm, answer_duplicate_offer, check_form, open_filing, prefill_from_text
 
 
 def register(app: App, deps: Deps) -> None:

@@ -14,10 +14,10 @@ from bot.slack.escape import escape
 from bot.slack.offboarding_views import MAX_PREVIEW_PEOPLE, PREVIEW_CALLBACK, REASON_BLOCK, UNDO, resolving_modal
 from commands.deps import Deps
 from commands.interaction import channel_of, metadata, reply_id, request_id_from
-from workflows.approvals import open_request
-from workflows.identity import outside_domain
-from workflows.offboarding import approvers_label, claim_undo, new_request, refusal_text, start_preview
-from workflows.replies import reply_later
+from workflows.engine.approvals import open_request
+from workflows.engine.identity import outside_domain
+from workflows.engine.replies import reply_later
+from workflows.offboarding.flow import approvers_label, claim_undo, new_request, refusal_text, start_preview
 
 USAGE = (
     "Who is leaving? `/offboard @name` or `/offboard name@example.com`; several people at once are one "

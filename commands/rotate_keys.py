@@ -14,9 +14,9 @@ from bot.slack import key_views, modals
 from bot.slack.escape import escape
 from commands.deps import Deps
 from commands.interaction import channel_of, metadata, reply_id, request_id_from
-from workflows.approvals import NewRequest, open_request
-from workflows.key_rotation import KIND, reactivate
-from workflows.replies import reply_later
+from workflows.engine.approvals import NewRequest, open_request
+from workflows.engine.replies import reply_later
+from workflows.keys.rotation import KIND, reactivate
 
 _IAM_USER = re.compile(r"[\w+=,.@-]{1,64}")
 

@@ -11,7 +11,7 @@ if [ "$(id -u)" = 0 ] && ! { command -v chromium && dpkg -s fonts-noto-color-emo
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy bot workflows commands
+.venv/bin/mypy engops bot workflows commands
 # The two backends run side by side (each test waits on the bot far more than it computes); each one's output is
 # shown whole when it ends, and the run fails if either does.
 backends=(${ENGOPS_TEST_BACKENDS:-sqlite postgresql})

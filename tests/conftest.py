@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.stack import Stack, StackOptions
+from engops.sandbox.stack import Stack, StackOptions
 from tests.support.databases import fresh_database
 
 

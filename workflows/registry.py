@@ -1,19 +1,9 @@
-"""Imports every module that defines durable workflows, so each process knows them all by name."""
+"""Imports every module that defines durable workflows, so each process knows them all by name.
 
-from workflows import (  # noqa: F401
-    access,
-    approvals,
-    escalation,
-    filing,
-    handover,
-    home,
-    housekeeping,
-    issue_sync,
-    key_preview,
-    key_rotation,
-    key_scan,
-    offboarding,
-    replies,
-    sweep,
-    webhooks,
-)
+The top of `workflows`: the only module that sees every wing. The engine never imports it."""
+
+from workflows.access import flow as access_flow  # noqa: F401
+from workflows.engine import approvals, handover, home, housekeeping, replies, sweep  # noqa: F401
+from workflows.keys import preview, rotation, scan  # noqa: F401
+from workflows.offboarding import flow as offboarding_flow  # noqa: F401
+from workflows.tickets import escalation, filing, issue_sync, webhooks  # noqa: F401

@@ -243,7 +243,7 @@ class OktaGroupInfo(SQLModel, table=True):
 
 class Handover(SQLModel, table=True):
     """Durable work promised in the transaction of the change it follows, until the sweep has re-sent it
-    (a transactional outbox: see workflows/handover.py)."""
+    (a transactional outbox: see workflows/engine/handover.py)."""
 
     __tablename__ = "handover"
 

@@ -159,6 +159,6 @@ def actor_of(session: Session, slack_id: str, policy: Policy) -> permissions.Act
 
 
 def _role_cache_fresh(session: Session) -> bool:
-    """All roles are refreshed together (workflows/people.py `refresh_roles`)."""
+    """All roles are refreshed together (workflows/engine/people.py `refresh_roles`)."""
     newest = session.exec(select(RoleMember.refreshed_at).order_by(col(RoleMember.refreshed_at).desc())).first()
     return newest is not None and utcnow() - newest < permissions.ROLE_CACHE_TRUSTED_FOR

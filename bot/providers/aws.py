@@ -101,7 +101,7 @@ class NewKeySecret:
 
 
 class AwsProvider(Protocol):
-    # Raw lookups; which IAM user is a person's is decided in workflows/identity.py (SPEC §5).
+    # Raw lookups; which IAM user is a person's is decided in workflows/engine/identity.py (SPEC §5).
     def users_tagged(self, email: str) -> list[str]: ...
 
     def get_iam_user(self, name: str) -> IamUser | None: ...

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.sandbox.run import RunningSandbox, start_sandbox
+from engops.sandbox.run import RunningSandbox, start_sandbox
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -233,8 +233,8 @@ MRKDWN_CASES = [
 
 
 def test_mrkdwn_is_drawn_as_slack_draws_it(browser: Any) -> None:
-    from bot.sandbox.base import RunningServer
-    from bot.sandbox.console.server import ConsoleApp
+    from engops.sandbox.base import RunningServer
+    from engops.sandbox.console.server import ConsoleApp
 
     with RunningServer(ConsoleApp()) as server:  # the page's static files need no stack
         page = browser.new_page()

@@ -14,8 +14,8 @@ from botocore.awsrequest import AWSResponse
 
 from bot.providers.aws import AwsAdapter, IamUser, KeyLimitError
 from bot.providers.errors import NotFoundError, ProviderError, RateLimitedError
-from bot.sandbox.aws import SANDBOX_CREDENTIALS, MotoServer, sandbox_client, seed_aws
-from bot.sandbox.directory import demo_directory
+from engops.sandbox.aws import SANDBOX_CREDENTIALS, MotoServer, sandbox_client, seed_aws
+from engops.sandbox.directory import demo_directory
 
 TOKEN_A = "0f5e6c1e-2b1a-4c1e-9f00-000000000001"
 TOKEN_B = "0f5e6c1e-2b1a-4c1e-9f00-000000000002"
@@ -60,7 +60,7 @@ def make_user(iam: Any, name: str, email: str | None = None) -> None:
 # --- finding the IAM user ----------------------------------------------------------------------------------
 
 
-# Which of these is a person's is decided in workflows/identity.py (tests/integration/test_identity_aws.py).
+# Which of these is a person's is decided in workflows/engine/identity.py (tests/integration/test_identity_aws.py).
 def test_users_tagged_with_an_email_case_insensitively(adapter: AwsAdapter, iam: Any) -> None:
     make_user(iam, "alice")
     make_user(iam, "a.archer", email="Alice@Example.com")

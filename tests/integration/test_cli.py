@@ -11,9 +11,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from bot.db.engine import sqlalchemy_url
-from bot.sandbox.stack import EXAMPLE_POLICY, Stack
+from engops.sandbox.stack import EXAMPLE_POLICY, Stack
 
-ENGOPS = [sys.executable, "-m", "bot.cli"]
+ENGOPS = [sys.executable, "-m", "engops.cli"]
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -8,9 +8,9 @@ import pytest
 
 from bot.providers.errors import AuthError, NotFoundError, RateLimitedError
 from bot.providers.gitlab import FiledIssue, GitLabAdapter, open_issues_filed_by_bot
-from bot.sandbox.base import Fault, RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.gitlab import DEFAULT_TOKEN, GitLabStandIn
+from engops.sandbox.base import Fault, RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.gitlab import DEFAULT_TOKEN, GitLabStandIn
 
 INFRA = "bt-engineering/infrastructure/issue-tracker"
 ISSUES_PATH = "/api/v4/projects/bt-engineering%2Finfrastructure%2Fissue-tracker/issues"

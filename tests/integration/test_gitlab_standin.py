@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from bot.sandbox.base import RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.gitlab import DEFAULT_TOKEN, GitLabStandIn, extract_quick_actions, mass_mention_lines
+from engops.sandbox.base import RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.gitlab import DEFAULT_TOKEN, GitLabStandIn, extract_quick_actions, mass_mention_lines
 
 INFRA = "bt-engineering/infrastructure/issue-tracker"
 INFRA_URL_ID = "bt-engineering%2Finfrastructure%2Fissue-tracker"

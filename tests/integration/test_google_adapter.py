@@ -17,9 +17,9 @@ import requests
 
 from bot.providers.errors import AuthError, RateLimitedError
 from bot.providers.google import SCOPES, GoogleAdapter, GoogleUser, TokenBucket
-from bot.sandbox.base import Fault, RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.google import (
+from engops.sandbox.base import Fault, RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.google import (
     DEFAULT_ADMIN_SUBJECT,
     JWT_BEARER,
     SCOPE_USER,

@@ -12,9 +12,9 @@ import pytest
 
 from bot.providers.errors import NotFoundError
 from bot.providers.google import SCOPE_DATATRANSFER, GoogleAdapter
-from bot.sandbox.base import RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.google import (
+from engops.sandbox.base import RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.google import (
     DEFAULT_ADMIN_SUBJECT,
     GoogleStandIn,
     datatransfer_discovery,

@@ -1,4 +1,4 @@
-"""workflows/identity.py's resolvers through the real adapters against the stand-ins (Google, Okta, moto),
+"""workflows/engine/identity.py's resolvers through the real adapters against the stand-ins (Google, Okta, moto),
 which behave as the vendors do where identity is concerned: Google answers users.get for an alias
 with the primary account, Okta logins differ from emails and admins hold roles, IAM users are tagged
 to one person but named like another."""
@@ -16,15 +16,15 @@ from bot.policy import load_policy
 from bot.providers.aws import AwsAdapter
 from bot.providers.google import GoogleAdapter
 from bot.providers.okta import OktaSdkDirectory
-from bot.sandbox.aws import SANDBOX_CREDENTIALS, MotoServer, sandbox_client, seed_aws
-from bot.sandbox.base import RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.google import DEFAULT_ADMIN_SUBJECT, GoogleStandIn
-from bot.sandbox.okta import API_USER_LOGIN, DEFAULT_TOKEN, OktaStandIn
 from bot.settings import load_settings
-from workflows import identity, runtime
-from workflows.identity import AliasOfAnother, Ambiguous, ServiceUser, TaggedToSomeoneElse
-from workflows.runtime import Runtime
+from engops.sandbox.aws import SANDBOX_CREDENTIALS, MotoServer, sandbox_client, seed_aws
+from engops.sandbox.base import RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.google import DEFAULT_ADMIN_SUBJECT, GoogleStandIn
+from engops.sandbox.okta import API_USER_LOGIN, DEFAULT_TOKEN, OktaStandIn
+from workflows.engine import identity, runtime
+from workflows.engine.identity import AliasOfAnother, Ambiguous, ServiceUser, TaggedToSomeoneElse
+from workflows.engine.runtime import Runtime
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "policy.example.yaml"
 DIRECTORY = demo_directory()
@@ -84,7 +84,7 @@ def test_google_users_get_by_an_alias_answers_with_the_primary_account(installed
 
 
 def test_google_user_resource_with_aliases_matches_the_discovery_schema(google: GoogleStandIn) -> None:
-    from bot.sandbox.google import directory_discovery
+    from engops.sandbox.google import directory_discovery
 
     schema = directory_discovery()["schemas"]["User"]["properties"]
     mona = google.user("old-bob@example.com")

@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bot.sandbox.stack import Stack
 from bot.slack.manifest import GLOBAL_SHORTCUTS, MESSAGE_SHORTCUTS, SLASH_COMMANDS, build_manifest
+from engops.sandbox.stack import Stack
 from tests.support.shared import shared_dir
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
-from bot.cli import app
-from bot.sandbox.slack import message_as_text
-from bot.sandbox.stack import Stack
+from engops.cli import app
+from engops.sandbox.slack import message_as_text
+from engops.sandbox.stack import Stack
 
 TEAM_CHANNEL = "#bt-engineering-access-manager"
 

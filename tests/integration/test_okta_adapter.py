@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.providers.errors import AuthError, NotFoundError, ProviderError, TransientError
 from bot.providers.okta import OktaGroup, OktaSdkDirectory
-from bot.sandbox.base import Fault, RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.okta import DEFAULT_TOKEN, OktaStandIn
+from engops.sandbox.base import Fault, RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.okta import DEFAULT_TOKEN, OktaStandIn
 
 DIRECTORY = demo_directory()
 ALICE = DIRECTORY.by_handle("alice")

@@ -23,9 +23,9 @@ from werkzeug.wrappers import Request, Response
 
 from bot.providers.errors import AuthError, ProviderError
 from bot.providers.okta import OktaSdkDirectory
-from bot.sandbox.base import Fault, RecordedCall, RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.okta import API_USER_LOGIN, DEFAULT_TOKEN, OktaStandIn
+from engops.sandbox.base import Fault, RecordedCall, RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.okta import API_USER_LOGIN, DEFAULT_TOKEN, OktaStandIn
 from tests.support.shared import shared_dir
 
 SPECS = shared_dir() / "specs" / "okta"

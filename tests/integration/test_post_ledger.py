@@ -11,11 +11,11 @@ import pytest
 
 from bot.db.engine import Database
 from bot.db.migrate import upgrade
-from bot.sandbox.base import RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.slack import SlackStandIn
 from bot.slack.messenger import Messenger, make_client
 from bot.slack.post_ledger import PostLedger
+from engops.sandbox.base import RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.slack import SlackStandIn
 
 
 @pytest.fixture

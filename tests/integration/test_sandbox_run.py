@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.run import run_sandbox, start_sandbox
+from engops.sandbox.run import run_sandbox, start_sandbox
 
 
 def get_json(url: str) -> Any:

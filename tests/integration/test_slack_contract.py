@@ -16,9 +16,9 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox.base import RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.slack import METHODS, SlackStandIn
+from engops.sandbox.base import RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.slack import METHODS, SlackStandIn
 from tests.support.shared import shared_dir
 
 SPEC_PATH = shared_dir() / "specs" / "slack" / "slack_web_openapi_v2.noexamples.json"

@@ -13,9 +13,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.sandbox.base import Fault, RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.slack import SlackProtocolError, SlackStandIn
+from engops.sandbox.base import Fault, RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.slack import SlackProtocolError, SlackStandIn
 
 SECTION: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": "*REQ-1* needs you"}}
 BUTTONS: dict[str, Any] = {
@@ -454,7 +454,7 @@ def test_a_bolt_app_works_against_the_driver_and_the_stand_in(slack: SlackStandI
     from slack_bolt import Ack, App, Respond
     from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-    from bot.sandbox.slack_driver import SlackDriver
+    from engops.sandbox.slack_driver import SlackDriver
 
     secret = "bolt-test-signing-secret"
     client = WebClient(token=slack.bot_token, base_url=f"{slack.base_url}/api/")

@@ -23,12 +23,12 @@ import requests
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox.base import RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.slack import SlackStandIn, message_as_text
-from bot.sandbox.slack_socket import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, SocketDriver, SocketModeServer
-from bot.sandbox.stack import BOT_TOKEN, EXAMPLE_POLICY, Stack
 from bot.slack import modals
+from engops.sandbox.base import RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.slack import SlackStandIn, message_as_text
+from engops.sandbox.slack_socket import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, SocketDriver, SocketModeServer
+from engops.sandbox.stack import BOT_TOKEN, EXAMPLE_POLICY, Stack
 
 APP_TOKEN = "xapp-1-A0ENGOPS01-1-sandbox"  # noqa: S105  (the stand-in's, not a real secret)
 REPO = Path(__file__).resolve().parents[2]
@@ -152,7 +152,7 @@ def engops_env(env: dict[str, str], app_token: str) -> dict[str, str]:
 def start_engops_socket(env: dict[str, str], stderr: Path) -> subprocess.Popen[bytes]:
     with stderr.open("wb") as sink:  # a file, not a pipe: a long-running process could fill a pipe and stall
         return subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "socket"], env=env, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "engops.cli", "socket"], env=env, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT
         )
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bot.sandbox.slack import message_as_text
-from bot.sandbox.slack_driver import DriverResponse, SlackDriver
-from bot.sandbox.stack import Stack
+from engops.sandbox.slack import message_as_text
+from engops.sandbox.slack_driver import DriverResponse, SlackDriver
+from engops.sandbox.stack import Stack
 
 # The people of the demo directory in each role (the policy of `policy_for_roles` keeps them apart).
 ROLES: dict[str, str] = {
@@ -76,7 +76,7 @@ def snapshot(stack: Stack) -> dict[str, Any]:
         state["okta groups"] = {g.name: sorted(g.members) for g in stack.okta.groups.values()}
         state["okta statuses"] = {u.id: u.status for u in stack.okta.users.values()}
     state["google suspended"] = sorted(u for u in _google_users(stack) if stack.google.is_suspended(u))
-    from bot.sandbox.aws import sandbox_client
+    from engops.sandbox.aws import sandbox_client
 
     iam = sandbox_client("iam", stack.moto.url)
     state["iam keys"] = {

@@ -13,8 +13,8 @@ from sqlmodel import select
 
 from bot.db.engine import Database, plain_url
 from bot.db.models import Request
-from bot.sandbox.gitlab import GitLabStandIn
-from bot.sandbox.slack import SlackStandIn, message_as_text
+from engops.sandbox.gitlab import GitLabStandIn
+from engops.sandbox.slack import SlackStandIn, message_as_text
 
 # Where a request rests once nothing more will happen without a person (or the clock) acting.
 FINAL = {"done", "denied", "failed", "partly_failed", "filed", "closed", "expired", "ended", "revoked", "undone"}

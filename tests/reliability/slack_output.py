@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.sandbox.slack import Message, button_labels, message_as_text
-from bot.sandbox.slack_driver import DriverResponse, SlackDriver
-from bot.sandbox.stack import Stack
+from engops.sandbox.slack import Message, button_labels, message_as_text
+from engops.sandbox.slack_driver import DriverResponse, SlackDriver
+from engops.sandbox.stack import Stack
 
 SHOWING_METHODS = frozenset(
     {

@@ -26,10 +26,10 @@ import pytest
 from sqlmodel import select
 
 from bot.db.models import AuditEntry, Request
-from bot.sandbox.aws import AwsFaults, sandbox_client
-from bot.sandbox.base import Fault, StandIn
-from bot.sandbox.slack import button_labels, message_as_text
-from bot.sandbox.stack import WEBHOOK_SECRET, Stack
+from engops.sandbox.aws import AwsFaults, sandbox_client
+from engops.sandbox.base import Fault, StandIn
+from engops.sandbox.slack import button_labels, message_as_text
+from engops.sandbox.stack import WEBHOOK_SECRET, Stack
 from tests.reliability.effects import FINAL, Durable, repeated_issues
 from tests.reliability.slack_output import Answers, find_card, raw_errors, shown
 from tests.reliability.users import card_for, wait_for

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bench.population import with_generated_people
-from bot.sandbox.slack_driver import SlackDriver
-from bot.sandbox.stack import SIGNING_SECRET, Stack, StackOptions
+from engops.sandbox.slack_driver import SlackDriver
+from engops.sandbox.stack import SIGNING_SECRET, Stack, StackOptions
 from tests.reliability import users
 from tests.reliability.effects import Durable, dms_about, repeated_issues, repeated_messages, requests_by_id
 from tests.support.databases import backend

@@ -21,11 +21,11 @@ from sqlalchemy import create_engine, delete, insert, select, text
 from bot import audit
 from bot.db.engine import sqlalchemy_url
 from bot.db.models import AuditEntry
-from bot.sandbox.base import Fault, StandIn
-from bot.sandbox.gitlab import DEFAULT_TOKEN as GITLAB_TOKEN
-from bot.sandbox.okta import DEFAULT_TOKEN as OKTA_TOKEN
-from bot.sandbox.slack_driver import DriverResponse, SlackDriverError, sign
-from bot.sandbox.stack import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET, Stack
+from engops.sandbox.base import Fault, StandIn
+from engops.sandbox.gitlab import DEFAULT_TOKEN as GITLAB_TOKEN
+from engops.sandbox.okta import DEFAULT_TOKEN as OKTA_TOKEN
+from engops.sandbox.slack_driver import DriverResponse, SlackDriverError, sign
+from engops.sandbox.stack import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET, Stack
 from tests.conftest import started_stack
 from tests.integration.test_cli import run as engops
 from tests.reliability.authorisation import snapshot

@@ -21,12 +21,12 @@ from sqlalchemy import delete
 from sqlmodel import select
 
 from bot.db.models import ApprovalStep, Escalation, Person, Request, RoleMember
-from bot.sandbox.aws import sandbox_client
-from bot.sandbox.base import Fault
-from bot.sandbox.slack import Message
-from bot.sandbox.stack import EXAMPLE_POLICY, Stack, StackOptions
 from bot.slack import triage_views
 from bot.slack.offboarding_views import PREVIEW_CALLBACK as OFFBOARD_PREVIEW
+from engops.sandbox.aws import sandbox_client
+from engops.sandbox.base import Fault
+from engops.sandbox.slack import Message
+from engops.sandbox.stack import EXAMPLE_POLICY, Stack, StackOptions
 from tests.reliability.authorisation import (
     REFUSAL,
     ROLES,

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from bot.sandbox.slack import Message, SlackStandIn, message_as_text
-from bot.sandbox.slack_driver import SlackDriver
+from engops.sandbox.slack import Message, SlackStandIn, message_as_text
+from engops.sandbox.slack_driver import SlackDriver
 
 T = TypeVar("T")
 _REF = re.compile(r"REQ-(\d+)")

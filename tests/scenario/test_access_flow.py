@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.sandbox.stack import Stack
+from engops.sandbox.stack import Stack
 from tests.support.slack import last_ephemeral
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from bot.sandbox.base import Fault
-from bot.sandbox.stack import Stack
+from engops.sandbox.base import Fault
+from engops.sandbox.stack import Stack
 from tests.scenario.test_access_flow import request_access
 from tests.support.slack import last_ephemeral, reply_to
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.sandbox.slack import blocks_as_text
-from bot.sandbox.stack import Stack
+from engops.sandbox.slack import blocks_as_text
+from engops.sandbox.stack import Stack
 
 
 def _input_labels(stack: Stack, user: str) -> list[str]:

@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from bot.sandbox.stack import Stack
+from engops.sandbox.stack import Stack
 from tests.support.slack import reply_to
 
 

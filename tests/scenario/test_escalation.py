@@ -3,8 +3,8 @@ DRIs paged with **I'm on it**, re-paging on a moved clock, and who may escalate 
 
 from __future__ import annotations
 
-from bot.sandbox.slack import Message, message_as_text
-from bot.sandbox.stack import Stack
+from engops.sandbox.slack import Message, message_as_text
+from engops.sandbox.stack import Stack
 from tests.support.slack import last_ephemeral, reply_to
 
 INTEGRATIONS = "enterprise-apps/integrations/integrations-work"

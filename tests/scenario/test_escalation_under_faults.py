@@ -4,8 +4,8 @@ escalation waited for the re-page half an hour later)."""
 
 from __future__ import annotations
 
-from bot.sandbox.base import Fault
-from bot.sandbox.stack import Stack
+from engops.sandbox.base import Fault
+from engops.sandbox.stack import Stack
 from tests.scenario.test_escalation import cards_with_ack
 
 SDK_TRIES = 3  # slack_sdk's ServerErrorRetry: the call and two retries, then SlackApiError

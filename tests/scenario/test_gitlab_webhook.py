@@ -7,8 +7,8 @@ import json
 import urllib.error
 import urllib.request
 
-from bot.sandbox.slack import message_as_text
-from bot.sandbox.stack import WEBHOOK_SECRET, Stack
+from engops.sandbox.slack import message_as_text
+from engops.sandbox.stack import WEBHOOK_SECRET, Stack
 from tests.scenario.test_it_requests import file_request
 from tests.support.slack import reply_to
 

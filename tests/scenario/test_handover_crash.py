@@ -1,5 +1,5 @@
 """A process that dies between committing a click and handing its work to the queue loses nothing: the sweep
-sends what was promised in the click's transaction (workflows/handover.py), once, and clears it."""
+sends what was promised in the click's transaction (workflows/engine/handover.py), once, and clears it."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from sqlmodel import select
 
 from bot.db.engine import Database
 from bot.db.models import Handover, Request
-from bot.sandbox.stack import Stack
-from bot.worker import InProcessDispatcher
+from engops.sandbox.stack import Stack
 from tests.scenario.test_access_flow import request_access
-from workflows import handover, sweep
+from workflows.engine import handover, sweep
+from workflows.engine.durable import InProcessDispatcher
 
 
 @contextmanager

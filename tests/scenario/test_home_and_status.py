@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.sandbox.slack import blocks_as_text
-from bot.sandbox.stack import Stack
+from engops.sandbox.slack import blocks_as_text
+from engops.sandbox.stack import Stack
 from tests.scenario.test_access_flow import request_access
 from tests.support.slack import reply_to
 

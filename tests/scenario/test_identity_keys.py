@@ -7,7 +7,7 @@ users named like her, and the service user svc-deploy is tagged with its owner e
 
 from __future__ import annotations
 
-from bot.sandbox.stack import Stack
+from engops.sandbox.stack import Stack
 from tests.scenario.test_key_rotation import iam, keys_of, open_preview, rotate
 
 

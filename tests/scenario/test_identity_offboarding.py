@@ -13,14 +13,14 @@ import pytest
 from sqlmodel import select
 
 from bot.db.models import Request
-from bot.sandbox.google import DEFAULT_ADMIN_SUBJECT
-from bot.sandbox.okta import API_USER_LOGIN
-from bot.sandbox.stack import Stack
+from engops.sandbox.google import DEFAULT_ADMIN_SUBJECT
+from engops.sandbox.okta import API_USER_LOGIN
+from engops.sandbox.stack import Stack
 from tests.scenario.test_offboarding import key_statuses, mention, offboard, preview, progress_text
 from tests.support.slack import reply_to
-from workflows import offboarding_steps as steps
-from workflows.kinds import PlanError
-from workflows.offboarding import OffboardingKind
+from workflows.engine.kinds import PlanError
+from workflows.offboarding import steps
+from workflows.offboarding.flow import OffboardingKind
 
 
 def has_submit(stack: Stack, user: str) -> bool:
@@ -128,7 +128,7 @@ def test_an_okta_org_admin_is_protected_too(stack: Stack) -> None:
 
 
 def test_protection_that_cannot_be_checked_refuses(stack: Stack) -> None:
-    from bot.sandbox.base import Fault
+    from engops.sandbox.base import Fault
 
     stack.wait_idle()
     stack.okta.inject(Fault(500, path_prefix="/api/v1/users/me", remaining=None))
@@ -190,7 +190,7 @@ def test_two_okta_users_with_the_email_are_refused_naming_both(stack: Stack) -> 
 # --- attacker review: protection holds when a lookup fails, and again when the steps run -----------------------
 def test_a_super_admin_whose_account_cannot_be_read_is_not_offboardable(stack: Stack) -> None:
     """Google does not answer for sam (a Google super admin): not known to be safe, so nobody may submit."""
-    from bot.sandbox.base import Fault
+    from engops.sandbox.base import Fault
 
     stack.wait_idle()
     stack.google.inject(Fault(503, path_prefix="/admin/directory/v1/users/sam", remaining=None))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.sandbox.base import Fault
-from bot.sandbox.slack import message_as_text
-from bot.sandbox.stack import Stack
+from engops.sandbox.base import Fault
+from engops.sandbox.slack import message_as_text
+from engops.sandbox.stack import Stack
 from tests.support.slack import reply_to
 
 ACCESS = "bt-engineering/access-manager/issue-tracker"

@@ -9,9 +9,9 @@ from typing import Any
 import boto3
 
 from bot.db.models import Request
-from bot.sandbox.aws import DEFAULT_REGION, backdate_access_key, sandbox_client
-from bot.sandbox.slack import message_as_text
-from bot.sandbox.stack import Stack
+from engops.sandbox.aws import DEFAULT_REGION, backdate_access_key, sandbox_client
+from engops.sandbox.slack import message_as_text
+from engops.sandbox.stack import Stack
 from tests.support.slack import last_ephemeral, reply_to
 
 

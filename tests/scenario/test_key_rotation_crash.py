@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.providers.errors import TransientError
-from bot.sandbox.stack import Stack
+from engops.sandbox.stack import Stack
 from tests.scenario.test_key_rotation import (
     caller_arn,
     keys_of,
@@ -20,7 +20,7 @@ from tests.scenario.test_key_rotation import (
     stored_secret,
     sweep_after,
 )
-from workflows.key_rotation import FAILPOINTS
+from workflows.keys.rotation import FAILPOINTS
 
 
 @pytest.fixture(autouse=True)

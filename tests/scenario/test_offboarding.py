@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sandbox.aws import sandbox_client
-from bot.sandbox.base import Fault
-from bot.sandbox.slack import Message, message_as_text
-from bot.sandbox.stack import Stack
+from engops.sandbox.aws import sandbox_client
+from engops.sandbox.base import Fault
+from engops.sandbox.slack import Message, message_as_text
+from engops.sandbox.stack import Stack
 from tests.support.slack import last_ephemeral, reply_to
 
 TRACKER = "bt-engineering/access-manager/issue-tracker"

@@ -10,10 +10,10 @@ import pytest
 from rich.console import Console
 
 from bot import audit
-from bot.cli_offboard import submit
-from bot.sandbox.directory import Person, demo_directory
-from bot.sandbox.slack import message_as_text
-from bot.sandbox.stack import Stack, StackOptions
+from engops.cli_offboard import submit
+from engops.sandbox.directory import Person, demo_directory
+from engops.sandbox.slack import message_as_text
+from engops.sandbox.stack import Stack, StackOptions
 from tests.scenario.test_offboarding import key_statuses, offboard, progress_message, progress_text
 
 LEAVERS = 50

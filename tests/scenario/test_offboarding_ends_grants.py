@@ -13,13 +13,13 @@ from sqlmodel import col, select
 from bot.db.engine import Database
 from bot.db.models import AuditEntry, Grant, Request
 from bot.db.models_keys import KeyRotation
-from bot.sandbox.base import Fault
-from bot.sandbox.stack import Stack
+from engops.sandbox.base import Fault
+from engops.sandbox.stack import Stack
 from tests.scenario.test_access_flow import request_access
 from tests.scenario.test_key_rotation import keys_of, rotate, sweep_after
 from tests.scenario.test_offboarding import offboard, progress_message, progress_text
 from tests.support.slack import last_ephemeral
-from workflows import offboarding_transfer
+from workflows.offboarding import transfer as offboarding_transfer
 
 ALICE = "alice@example.com"
 

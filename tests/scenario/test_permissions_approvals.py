@@ -11,9 +11,9 @@ from sqlalchemy import delete
 from sqlmodel import select
 
 from bot.db.models import ApprovalStep, Person, Request, RoleMember
-from bot.sandbox.slack import message_as_text
-from bot.sandbox.stack import Stack
 from bot.slack.offboarding_views import PREVIEW_CALLBACK as OFFBOARD_PREVIEW
+from engops.sandbox.slack import message_as_text
+from engops.sandbox.stack import Stack
 from tests.reliability.authorisation import mark, tampered, told_since
 from tests.reliability.slack_output import find_card
 from tests.scenario.test_access_flow import request_access

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.db.models_keys import KeyRotation
-from bot.sandbox.slack import message_as_text
-from bot.sandbox.stack import Stack
+from engops.sandbox.slack import message_as_text
+from engops.sandbox.stack import Stack
 from tests.reliability.authorisation import mark, told_since
 from tests.reliability.slack_output import find_card
 from tests.scenario.test_key_rotation import iam, keys_of, open_preview, request_status, rotate

@@ -5,8 +5,8 @@ and, for records and anything confidential, only when it is confidential."""
 
 from __future__ import annotations
 
-from bot.sandbox.base import Fault
-from bot.sandbox.stack import Stack
+from engops.sandbox.base import Fault
+from engops.sandbox.stack import Stack
 from tests.scenario.test_it_requests import ACCESS, INFRA, file_request
 from tests.scenario.test_offboarding import TRACKER, mention, offboard, progress_text
 

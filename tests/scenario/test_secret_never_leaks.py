@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import MetaData, inspect, select
 
 from bot import audit
-from bot.sandbox.aws import backdate_access_key
-from bot.sandbox.base import StandIn
-from bot.sandbox.stack import Stack
+from engops.sandbox.aws import backdate_access_key
+from engops.sandbox.base import StandIn
+from engops.sandbox.stack import Stack
 from tests.scenario.test_key_rotation import iam, keys_of, open_preview, stored_secret, sweep_after
 from tests.scenario.test_key_rotation_crash import crash_and_restart
 from tests.support.aws_secrets import capture_new_secrets
-from workflows.key_rotation import FAILPOINTS
+from workflows.keys.rotation import FAILPOINTS
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
 

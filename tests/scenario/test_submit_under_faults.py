@@ -11,8 +11,8 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.db.models import Request
-from bot.sandbox.base import Fault
-from bot.sandbox.stack import Stack
+from engops.sandbox.base import Fault
+from engops.sandbox.stack import Stack
 from tests.reliability.slack_output import find_card
 
 ALICE_IN_OKTA = "/api/v1/users/alice"  # the plan's look-up of the requester (by login, or by profile email)

@@ -3,8 +3,8 @@ bot gave her survives and nothing gives her access back (SPEC §6.2, §6.3; issu
 
 from __future__ import annotations
 
-from bot.sandbox.aws import sandbox_client
-from bot.sandbox.stack import Stack
+from engops.sandbox.aws import sandbox_client
+from engops.sandbox.stack import Stack
 from tests.scenario.test_access_flow import request_access
 from tests.scenario.test_offboarding import key_statuses, mention, offboard
 from tests.support.slack import last_ephemeral

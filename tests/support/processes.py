@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-WORKER_STARTED = "worker running"  # logged by bot.runner.run_worker once DBOS is launched
+WORKER_STARTED = "worker running"  # logged by engops.runner.run_worker once DBOS is launched
 
 
 def free_port() -> int:
@@ -77,7 +77,7 @@ class BotProcesses:
             out.write(f"--- start {' '.join(argv)}\n".encode())
             out.flush()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", *argv],
+                [sys.executable, "-m", "engops.cli", *argv],
                 env={**os.environ, **self.env},
                 cwd=REPO,
                 stdout=out,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.sandbox.slack import message_as_text
-from bot.sandbox.stack import Stack
+from engops.sandbox.slack import message_as_text
+from engops.sandbox.stack import Stack
 
 
 def last_ephemeral(stack: Stack, user: str) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.sandbox.console.composer import escaped_command_text
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.slack import SlackStandIn
+from engops.sandbox.console.composer import escaped_command_text
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.slack import SlackStandIn
 
 
 def test_mentions_channels_emails_and_links_become_slack_markup() -> None:

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.gitlab_text import TITLE_MAX, ZERO_WIDTH, from_slack, gitlab_safe, gitlab_title
-from bot.sandbox.gitlab import extract_quick_actions, mass_mention_lines
+from engops.sandbox.gitlab import extract_quick_actions, mass_mention_lines
 
 ATTACKS = [
     "/close",

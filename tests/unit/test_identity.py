@@ -1,4 +1,4 @@
-"""SPEC §5 "Identity", the pure rules of workflows/identity.py: who a person is at each provider, or a refusal."""
+"""SPEC §5 "Identity", the pure rules of workflows.engine.identity: who a person is at each provider, or a refusal."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from bot.policy import PolicyError, load_policy
 from bot.providers.aws import IamUser
 from bot.providers.google import GoogleUser
 from bot.providers.okta import OktaUser
-from workflows import identity
-from workflows.identity import (
+from workflows.engine import identity
+from workflows.engine.identity import (
     AliasOfAnother,
     Ambiguous,
     OutsideDomain,

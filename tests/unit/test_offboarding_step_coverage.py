@@ -14,9 +14,8 @@ import pytest
 
 from bot.policy import OffboardingStep
 from bot.slack.offboarding_views import STEP_LABELS
-from workflows import offboarding_steps as steps
-from workflows import progress
-from workflows.offboarding_plan import Lookup, person_lines
+from workflows.offboarding import progress, steps
+from workflows.offboarding.plan import Lookup, person_lines
 
 ALL_STEPS = get_args(OffboardingStep)
 
@@ -25,7 +24,7 @@ ALL_STEPS = get_args(OffboardingStep)
 def test_every_policy_step_runs_or_fails_honestly(name: str) -> None:
     assert name in STEP_LABELS, f"{name} has no progress-message label"
     if name == progress.RECORD_STEP:
-        return  # filed after the people's steps by workflows/offboarding_record.py
+        return  # filed after the people's steps by workflows/offboarding/record.py
     assert name in steps.PERSON_STEPS, f"{name} would stay pending forever: the run never picks it up"
     if name in steps.IMPLEMENTED:
         return

@@ -19,10 +19,10 @@ import requests
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox.base import RunningServer
-from bot.sandbox.directory import demo_directory
-from bot.sandbox.slack import SlackProtocolError, SlackStandIn
-from bot.sandbox.slack_driver import SlackDriver, SlackDriverError, sign
+from engops.sandbox.base import RunningServer
+from engops.sandbox.directory import demo_directory
+from engops.sandbox.slack import SlackProtocolError, SlackStandIn
+from engops.sandbox.slack_driver import SlackDriver, SlackDriverError, sign
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"

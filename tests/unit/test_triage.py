@@ -8,8 +8,8 @@ import pytest
 
 from bench.triage_accuracy import load_rows, predict
 from bot.policy import Policy, load_policy
-from workflows import triage
-from workflows.filing import FilingForm, check_form, prefill_from_text, similar
+from workflows.tickets import triage
+from workflows.tickets.filing import FilingForm, check_form, prefill_from_text, similar
 
 POLICY = Path(__file__).resolve().parents[2] / "policy.example.yaml"
 

@@ -1,0 +1,1 @@
+"""Wing: Okta group access, with and without approval, and its expiry."""

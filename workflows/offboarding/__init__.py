@@ -1,0 +1,1 @@
+"""Wing: offboarding — the plan, the steps in every provider, the record in GitLab, the handover of data."""
