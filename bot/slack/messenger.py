@@ -1,14 +1,17 @@
 """Everything the workflows say in Slack goes through here (slack_sdk only, no Bolt).
 
 429s are retried by slack_sdk's RateLimitErrorRetryHandler (honours Retry-After), 5xx twice by
-ServerErrorRetry; other failures surface as SlackApiError for the caller's step to retry or record. Posts made by a
-durable step go through a `PostLedger`, so a step that runs again does not post them twice.
+ServerErrorRetry; other failures surface as `SlackCallError` for the caller's step to retry or record, so workflows
+never see slack_sdk's own exceptions. Posts made by a durable step go through a `PostLedger`, so a step that runs
+again does not post them twice.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,11 +63,31 @@ class ServerErrorRetry(ServerErrorRetryHandler):
 _PASSING_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"})
 
 
-def is_passing(exc: SlackApiError) -> bool:
-    """Whether a Slack failure is worth retrying (a 5xx, a 429, a timeout) rather than final (a user who left, a
-    channel the bot is not in): a step must not swallow the first kind, or a blip loses a message for good."""
-    status = getattr(exc.response, "status_code", 0) or 0
-    return status >= 500 or status == 429 or exc.response.get("error") in _PASSING_ERRORS
+class SlackCallError(Exception):
+    """A Slack Web API call that failed after the client's own retries.
+
+    `error` is Slack's error code (`channel_not_found`, `internal_error`, ...); `passing` tells a failure worth trying
+    again (a 5xx, a 429, a timeout) from a final one (a user who left, a channel the bot is not in): a step must not
+    swallow the first kind, or a blip loses a message for good."""
+
+    def __init__(self, method: str, error: str, status: int) -> None:
+        super().__init__(f"Slack {method} failed: {error} (HTTP {status})")
+        self.method = method
+        self.error = error
+        self.status = status
+
+    @property
+    def passing(self) -> bool:
+        return self.status >= 500 or self.status == 429 or self.error in _PASSING_ERRORS
+
+
+@contextmanager
+def _calling(method: str) -> Iterator[None]:
+    try:
+        yield
+    except SlackApiError as exc:
+        status = int(getattr(exc.response, "status_code", 0) or 0)
+        raise SlackCallError(method, str(exc.response.get("error") or "unknown_error"), status) from exc
 
 
 def make_client(token: str, base_url: str) -> WebClient:
@@ -89,7 +112,8 @@ class Messenger:
             cached = self._users.get(slack_id)
         if cached:
             return cached
-        data = self.client.users_info(user=slack_id)["user"]
+        with _calling("users.info"):
+            data = self.client.users_info(user=slack_id)["user"]
         user = SlackUser(
             id=data["id"],
             email=str(data.get("profile", {}).get("email", "")).lower(),
@@ -101,9 +125,10 @@ class Messenger:
 
     def user_by_email(self, email: str) -> SlackUser | None:
         try:
-            data = self.client.users_lookupByEmail(email=email)["user"]
-        except SlackApiError as exc:
-            if exc.response.get("error") == "users_not_found":
+            with _calling("users.lookupByEmail"):
+                data = self.client.users_lookupByEmail(email=email)["user"]
+        except SlackCallError as exc:
+            if exc.error == "users_not_found":
                 return None
             raise
         user = SlackUser(id=data["id"], email=email.lower(), name=data.get("real_name") or data.get("name", ""))
@@ -117,7 +142,8 @@ class Messenger:
             channel = self._dm_channels.get(slack_id)
         if channel:
             return channel
-        channel = str(self.client.conversations_open(users=slack_id)["channel"]["id"])
+        with _calling("conversations.open"):
+            channel = str(self.client.conversations_open(users=slack_id)["channel"]["id"])
         with self._lock:
             self._dm_channels[slack_id] = channel
         return channel
@@ -142,9 +168,10 @@ class Messenger:
         return posted
 
     def _post(self, channel: str, text: str, blocks: list[dict[str, Any]] | None, thread_ts: str | None) -> Posted:
-        resp = self.client.chat_postMessage(
-            channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
-        )
+        with _calling("chat.postMessage"):
+            resp = self.client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
+            )
         return Posted(channel=str(resp["channel"]), ts=str(resp["ts"]))
 
     def _already_posted(self, earlier: Intent) -> Posted | None:
@@ -160,12 +187,15 @@ class Messenger:
         cursor: str | None = None
         try:
             for _ in range(5):  # newest pages first; a re-run comes soon after the intent
-                if earlier.thread_ts:
-                    resp = self.client.conversations_replies(
-                        channel=channel, ts=earlier.thread_ts, oldest=oldest, limit=200, cursor=cursor
-                    )
-                else:
-                    resp = self.client.conversations_history(channel=channel, oldest=oldest, limit=200, cursor=cursor)
+                with _calling("conversations.history"):
+                    if earlier.thread_ts:
+                        resp = self.client.conversations_replies(
+                            channel=channel, ts=earlier.thread_ts, oldest=oldest, limit=200, cursor=cursor
+                        )
+                    else:
+                        resp = self.client.conversations_history(
+                            channel=channel, oldest=oldest, limit=200, cursor=cursor
+                        )
                 for message in resp.get("messages") or []:
                     if (
                         message.get("bot_id")
@@ -176,18 +206,20 @@ class Messenger:
                 cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
                 if not cursor:
                     break
-        except SlackApiError as exc:
-            log.warning("cannot read back %s to avoid a repeated post: %s", channel, exc.response.get("error"))
+        except SlackCallError as exc:
+            log.warning("cannot read back %s to avoid a repeated post: %s", channel, exc.error)
         return None
 
     def dm(self, slack_id: str, text: str, blocks: list[dict[str, Any]] | None = None) -> Posted:
         return self.post(self.dm_channel(slack_id), text, blocks)
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
-        self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        with _calling("chat.update"):
+            self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 
     def ephemeral(self, channel: str, user: str, text: str) -> None:
-        self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+        with _calling("chat.postEphemeral"):
+            self.client.chat_postEphemeral(channel=channel, user=user, text=text)
 
     def respond(self, response_url: str, text: str, *, replace_original: bool = False) -> None:
         """Answer through an interaction's response_url (ephemeral to the clicker)."""
@@ -198,14 +230,16 @@ class Messenger:
         )
 
     def permalink(self, channel: str, ts: str) -> str:
-        return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        with _calling("chat.getPermalink"):
+            return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
 
     def thread_messages(self, channel: str, ts: str, limit: int = 500) -> list[dict[str, Any]]:
         """The thread a message belongs to (its parent first), via conversations.replies, up to `limit`."""
         messages: list[dict[str, Any]] = []
         cursor: str | None = None
         while len(messages) < limit:
-            resp = self.client.conversations_replies(channel=channel, ts=ts, cursor=cursor, limit=min(200, limit))
+            with _calling("conversations.replies"):
+                resp = self.client.conversations_replies(channel=channel, ts=ts, cursor=cursor, limit=min(200, limit))
             messages.extend(resp.get("messages") or [])
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not resp.get("has_more") or not cursor:
@@ -213,11 +247,14 @@ class Messenger:
         return messages[:limit]
 
     def update_view(self, view_id: str, view: dict[str, Any]) -> None:
-        self.client.views_update(view_id=view_id, view=view)
+        with _calling("views.update"):
+            self.client.views_update(view_id=view_id, view=view)
 
     def publish_home(self, slack_id: str, view: dict[str, Any]) -> None:
-        self.client.views_publish(user_id=slack_id, view=view)
+        with _calling("views.publish"):
+            self.client.views_publish(user_id=slack_id, view=view)
 
     def ping(self) -> str:
-        resp = self.client.auth_test()
+        with _calling("auth.test"):
+            resp = self.client.auth_test()
         return f"team {resp.get('team')} as {resp.get('user')}"

@@ -8,7 +8,7 @@ from engops.sandbox.base import Fault
 from engops.sandbox.stack import Stack
 from tests.scenario.test_escalation import cards_with_ack
 
-SDK_TRIES = 3  # slack_sdk's ServerErrorRetry: the call and two retries, then SlackApiError
+SDK_TRIES = 3  # slack_sdk's ServerErrorRetry: the call and two retries, then SlackCallError
 
 
 def test_a_page_that_slack_fails_is_sent_again(stack: Stack) -> None:

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from dbos._error import DBOSMaxStepRetriesExceeded  # not re-exported by dbos 3.4 (pinned)
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -28,6 +27,7 @@ from bot.policy import ADMIN_ROLE, role_name
 from bot.providers.errors import ProviderError, TransientError
 from bot.slack import cards
 from bot.slack.escape import escape
+from bot.slack.messenger import SlackCallError
 from workflows.engine import people, runtime
 from workflows.engine.durable import Dispatcher, Unanswered, durable, enqueue, patiently, step
 from workflows.engine.handover import deliver, promise
@@ -151,7 +151,7 @@ def _live_approvers(request_id: int, clicker: str) -> dict[str, Any] | str:
     person cache); what cannot be looked up is said."""
     try:
         people.email_of(clicker)
-    except (LookupError, SlackApiError):
+    except (LookupError, SlackCallError):
         return f"I could not find your email address in Slack, so your click on REQ-{request_id} changed nothing."
     req, steps = _load(request_id)
     facts = permissions.request_facts(req, steps)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from slack_sdk.errors import SlackApiError
-
 from bot.slack.escape import escape
+from bot.slack.messenger import SlackCallError
 from workflows.engine import runtime
 from workflows.engine.durable import Dispatcher, durable, step
 
@@ -20,7 +19,7 @@ def _send(user: str, channel: str | None, text: str) -> None:
         try:
             slack.ephemeral(channel, user, escape(text))
             return
-        except SlackApiError:
+        except SlackCallError:
             pass  # e.g. not in that channel any more: a DM still reaches them
     slack.dm(user, escape(text))
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from slack_sdk.errors import SlackApiError
-
 from bot import audit, permissions
 from bot.providers.aws import AccessKey
 from bot.providers.errors import NotFoundError, ProviderError
 from bot.slack import key_views
+from bot.slack.messenger import SlackCallError
 from workflows.engine import identity, people, runtime
 from workflows.engine.durable import durable, step
 from workflows.keys.rotation import cut_off, rotation_in_progress, two_key_refusal
@@ -88,9 +87,9 @@ def look_up(slack_id: str, target: str) -> Preview:
 
 def _show(view_id: str, view: dict[str, object]) -> None:
     try:
-        runtime.current().slack.client.views_update(view_id=view_id, view=view)
-    except SlackApiError as exc:
-        if exc.response.get("error") != "not_found":
+        runtime.current().slack.update_view(view_id, view)
+    except SlackCallError as exc:
+        if exc.error != "not_found":
             raise
         log.info("preview %s was closed before it was filled", view_id)  # the person closed the modal
 

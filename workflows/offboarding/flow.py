@@ -12,7 +12,6 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -22,6 +21,7 @@ from bot.db.engine import Database
 from bot.db.models import Request, Run, RunStep
 from bot.policy import Policy
 from bot.providers.errors import ProviderError, TransientError
+from bot.slack.messenger import SlackCallError
 from bot.slack.offboarding_views import PersonPreview, preview_failed_modal, preview_modal
 from workflows.engine import identity, people, runtime
 from workflows.engine.approvals import NewRequest, Outcome, change_job, notify_requester, refresh_cards
@@ -58,7 +58,7 @@ def live_refusal(requester_slack_id: str) -> str | None:
     """Why the requester may not offboard, with the roles read live (the listener's cache may be cold)."""
     try:
         actor = people.live_actor(requester_slack_id)
-    except (LookupError, SlackApiError):
+    except (LookupError, SlackCallError):
         return "I could not find your email address in Slack, so I could not check that you may offboard people."
     except ProviderError as exc:
         return f"Okta did not answer ({exc.message}), so I could not check that you may offboard people. Try again."
@@ -160,7 +160,7 @@ def _resolve_targets(requester_slack_id: str, targets: list[str]) -> tuple[list[
             continue
         try:
             email = people.email_of(target[1:]).lower()
-        except (LookupError, SlackApiError):
+        except (LookupError, SlackCallError):
             problems.append(f"The Slack user {target[1:]} has no email address on file; left out.")
             continue
         emails.append(email)
@@ -176,7 +176,7 @@ def _fill_offboarding_preview(
     rt = runtime.current()
     refused = live_refusal(requester_slack_id)
     if refused:  # the listener let it through because its role cache could not confirm the role
-        with contextlib.suppress(SlackApiError):
+        with contextlib.suppress(SlackCallError):
             rt.slack.update_view(view_id, preview_failed_modal(refused))
         return
     try:
@@ -189,13 +189,13 @@ def _fill_offboarding_preview(
             for f in found
         ]
         view = preview_modal(previews, channel_id, approvers_label(rt.policy), problems)
-    except (LookupError, SlackApiError) as exc:
+    except (LookupError, SlackCallError) as exc:
         log.warning("offboarding preview failed: %s", type(exc).__name__)
         view = preview_failed_modal("The preview could not be resolved; close this and run /offboard again.")
     try:
         rt.slack.update_view(view_id, view)
-    except SlackApiError as exc:
-        log.info("offboarding preview %s not updated (closed?): %s", view_id, exc.response.get("error"))
+    except SlackCallError as exc:
+        log.info("offboarding preview %s not updated (closed?): %s", view_id, exc.error)
 
 
 @durable("offboarding_preview")

@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import NamedTuple
 
-from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
 from bot.db import queries
 from bot.db.models import Request, Run, RunStep
+from bot.slack.messenger import SlackCallError
 from bot.slack.offboarding_views import (
     MAX_PERSON_ROWS,
     ProgressSnapshot,
@@ -185,12 +185,12 @@ def post_or_update(run_id: int) -> None:
     text, blocks = progress_text(snap), progress_blocks(snap)
     try:
         posted = rt.slack.post(_target_channel(req), text, blocks)
-    except SlackApiError as exc:
+    except SlackCallError as exc:
         # e.g. a DM between two people, or a private channel without the bot: the requester's DM still works
         log.warning(
             "progress of REQ-%s not postable in the request channel (%s); posting to the requester",
             req.id,
-            exc.response.get("error"),
+            exc.error,
         )
         posted = rt.slack.dm(req.requester_slack_id, text, blocks)
     with rt.db.session() as session:
@@ -214,8 +214,8 @@ def update(run_id: int) -> None:
         snap, _ = snapshot(run_id)  # after the wait: the freshest state
         try:
             rt.slack.update(channel, ts, progress_text(snap), progress_blocks(snap))
-        except SlackApiError as exc:
-            log.warning("progress of run %s not updated: %s", run_id, exc.response.get("error"))
+        except SlackCallError as exc:
+            log.warning("progress of run %s not updated: %s", run_id, exc.error)
 
 
 @step("workflows.progress.post_progress", retries_allowed=True, max_attempts=4, interval_seconds=1.0)

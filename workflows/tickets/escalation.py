@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from dbos._error import DBOSMaxStepRetriesExceeded  # not re-exported by dbos 3.4 (pinned)
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -27,7 +26,7 @@ from bot.db.models_triage import EscalationCard
 from bot.policy import Policy
 from bot.slack import triage_views
 from bot.slack.escape import mention
-from bot.slack.messenger import is_passing
+from bot.slack.messenger import SlackCallError
 from workflows.engine import people, runtime
 from workflows.engine.approvals import Outcome
 from workflows.engine.durable import Dispatcher, durable, step
@@ -117,12 +116,12 @@ def _fill_permalink(view_id: str, view: dict[str, Any], channel: str, ts: str) -
     slack = runtime.current().slack
     try:
         permalink: str | None = slack.permalink(channel, ts)
-    except SlackApiError:
+    except SlackCallError:
         permalink = None
     try:
         slack.update_view(view_id, triage_views.with_permalink(view, permalink))
-    except SlackApiError as exc:  # submitted or closed meanwhile: filing finds the link itself
-        log.info("escalation modal %s not updated: %s", view_id, exc.response.get("error"))
+    except SlackCallError as exc:  # submitted or closed meanwhile: filing finds the link itself
+        log.info("escalation modal %s not updated: %s", view_id, exc.error)
 
 
 # --- paging ------------------------------------------------------------------------------------
@@ -193,10 +192,10 @@ def _page_dris(escalation_id: int, page: int) -> None:
     for email, slack_id in targets[max(0, have - dms_before) :]:
         try:
             _post_copy(escalation_id, runtime.current().slack.dm_channel(slack_id or ""), "dri", note)
-        except SlackApiError as exc:
-            if is_passing(exc):
+        except SlackCallError as exc:
+            if exc.passing:
                 raise  # the step retries; copies already made are not made again
-            log.warning("cannot page %s: %s", email, exc.response.get("error"))
+            log.warning("cannot page %s: %s", email, exc.error)
 
 
 @step("workflows.escalation._page_channel", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
@@ -212,10 +211,10 @@ def _page_channel(escalation_id: int, page: int) -> None:
         note = f":rotating_light: *Still unacknowledged after {esc.pages - 1} pages.* {dris}: can someone take it?"
     try:
         _post_copy(escalation_id, channel, "channel", note)
-    except SlackApiError as exc:
-        if is_passing(exc):
+    except SlackCallError as exc:
+        if exc.passing:
             raise  # the step retries; copies already made are not made again
-        log.warning("cannot post escalation %s in %s: %s", escalation_id, channel, exc.response.get("error"))
+        log.warning("cannot post escalation %s in %s: %s", escalation_id, channel, exc.error)
 
 
 @due_handler("escalation.repage")
@@ -310,10 +309,10 @@ def _refresh_cards(escalation_id: int) -> None:
         text, blocks = triage_views.escalation_card(view, note=note)
         try:
             rt.slack.update(copy.channel_id, copy.ts, text, blocks)
-        except SlackApiError as exc:
-            if is_passing(exc):
+        except SlackCallError as exc:
+            if exc.passing:
                 raise  # the step retries; copies already made are not made again
-            log.warning("cannot update escalation card %s: %s", copy.id, exc.response.get("error"))
+            log.warning("cannot update escalation card %s: %s", copy.id, exc.error)
 
 
 def refresh_cards(escalation_id: int) -> None:

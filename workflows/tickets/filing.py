@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dbos._error import DBOSMaxStepRetriesExceeded  # what a step raises once its retries are used up
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -40,6 +39,7 @@ from bot.providers.errors import AuthError, NotFoundError, ProviderError, Transi
 from bot.providers.gitlab import FiledIssue, IssueTracker, open_issues_filed_by_bot
 from bot.slack import triage_views
 from bot.slack.escape import escape
+from bot.slack.messenger import SlackCallError
 from workflows.engine import people, runtime
 from workflows.engine.approvals import Outcome, refresh_cards
 from workflows.engine.durable import Dispatcher, durable, enqueue, step
@@ -343,8 +343,8 @@ def _open_thread(request_id: int) -> None:
         text, blocks = _thread_root(req, _team(req), triage_views.FILING_STATUS)
         try:
             posted = rt.slack.post(channel, text, blocks)
-        except SlackApiError as exc:  # e.g. the app is not in that channel: updates go to DMs
-            log.info("cannot post %s's thread in %s: %s", req.ref, channel, exc.response.get("error"))
+        except SlackCallError as exc:  # e.g. the app is not in that channel: updates go to DMs
+            log.info("cannot post %s's thread in %s: %s", req.ref, channel, exc.error)
         else:
             thread = {"channel": posted.channel, "ts": posted.ts, "ours": "yes"}
             permalink = _permalink(posted.channel, posted.ts)
@@ -354,7 +354,7 @@ def _open_thread(request_id: int) -> None:
 def _permalink(channel: str, ts: str) -> str | None:
     try:
         return runtime.current().slack.permalink(channel, ts)
-    except SlackApiError:
+    except SlackCallError:
         return None
 
 
@@ -368,8 +368,8 @@ def _collect_transcript(request_id: int) -> None:
     rt = runtime.current()
     try:
         messages = rt.slack.thread_messages(thread[0], thread[1], limit=TRANSCRIPT_MESSAGES)
-    except SlackApiError as exc:
-        _merge_details(request_id, transcript=[], transcript_error=str(exc.response.get("error")))
+    except SlackCallError as exc:
+        _merge_details(request_id, transcript=[], transcript_error=exc.error)
         return
     names: dict[str, str] = {}
     for message in messages:
@@ -377,7 +377,7 @@ def _collect_transcript(request_id: int) -> None:
             if user and user not in names:
                 try:
                     names[user] = rt.slack.user(user).name or user
-                except SlackApiError:
+                except SlackCallError:
                     names[user] = user
     transcript, used = [], 0
     for message in messages:
@@ -679,8 +679,8 @@ def _mark_root(req: Request, team: Team, status: str) -> None:
     text, blocks = _thread_root(req, team, status)
     try:
         runtime.current().slack.update(str(thread["channel"]), str(thread["ts"]), text, blocks)
-    except SlackApiError as exc:
-        log.info("cannot update %s's thread root: %s", req.ref, exc.response.get("error"))
+    except SlackCallError as exc:
+        log.info("cannot update %s's thread root: %s", req.ref, exc.error)
 
 
 @step("workflows.filing._fail", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
@@ -775,6 +775,6 @@ def _close_offer(request_id: int) -> None:
     text, blocks = triage_views.offer_answered(ref=req.ref, choice=choice)
     try:
         runtime.current().slack.update(str(offer["channel"]), str(offer["ts"]), text, blocks)
-    except SlackApiError as exc:
-        log.info("cannot update the offer of %s: %s", req.ref, exc.response.get("error"))
+    except SlackCallError as exc:
+        log.info("cannot update the offer of %s: %s", req.ref, exc.error)
     _merge_details(request_id, offer={**offer, "closed": True})
