@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from bot.db.types import UTCDateTime, utcnow
+from bot.db.types import StrEnumText, UTCDateTime, utcnow
 
 
 def _ts(nullable: bool = True, index: bool = False) -> Any:
@@ -23,6 +24,29 @@ def _json(default: Any) -> Any:
     return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
 
 
+class RequestStatus(StrEnum):
+    """Where a request stands. Automated kinds: submitted -> pending -> approved -> running -> done | partly_failed |
+    failed (denied, expired or cancelled on the way; access ends revoked or ended, an undone offboarding undone). IT
+    requests: running (being filed) -> filed -> closed, or waiting_for_requester while the requester chooses."""
+
+    SUBMITTED = "submitted"
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    RUNNING = "running"
+    DONE = "done"
+    PARTLY_FAILED = "partly_failed"
+    FAILED = "failed"
+    REVOKED = "revoked"
+    ENDED = "ended"
+    UNDONE = "undone"
+    FILED = "filed"
+    CLOSED = "closed"
+    WAITING_FOR_REQUESTER = "waiting_for_requester"
+
+
 class Request(SQLModel, table=True):
     """An automated request (access, offboarding, key rotation). Shown to users as REQ-<id>."""
 
@@ -30,7 +54,7 @@ class Request(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True)
-    status: str = Field(index=True)
+    status: RequestStatus = Field(sa_type=StrEnumText(RequestStatus), index=True, nullable=False)
     requester_email: str = Field(index=True)
     requester_slack_id: str = Field(index=True)
     subject_email: str | None = None  # who it is for, when not the requester

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from bot import audit, permissions
 from bot.db import queries
 from bot.db.engine import Database, take_turns
-from bot.db.models import Grant, Person, Request
+from bot.db.models import Grant, Person, Request, RequestStatus
 from bot.durations import describe_duration, describe_until
 from bot.providers.errors import ProviderError
 from bot.slack import cards
@@ -138,7 +138,7 @@ def _activate(request_id: int) -> str:
                 expires_at=expires,
             )
         )
-        req.status = "done"
+        req.status = RequestStatus.DONE
         req.details = {**req.details, "grant_active": True}
         req.version += 1
         req.updated_at = now
@@ -173,7 +173,7 @@ def _mark_failed(request_id: int, error: str) -> None:
     with rt.db.session() as session:
         req = session.get(Request, request_id)
         assert req is not None
-        req.status, req.error, req.version = "failed", error, req.version + 1
+        req.status, req.error, req.version = RequestStatus.FAILED, error, req.version + 1
         session.add(req)
         audit.append(
             session, actor="engops-bot", action="access.failed", request_id=request_id, detail={"error": error}
@@ -267,7 +267,7 @@ def _close_grant(grant_id: int) -> tuple[int, str]:
             expired = grant.status == "expiring"
             grant.status, grant.ended_at = "ended", now
             grant.ended_by = grant.ended_by or "engops-bot (expiry)"
-            req.status = "ended" if expired else "revoked"
+            req.status = RequestStatus.ENDED if expired else RequestStatus.REVOKED
             req.details = {**req.details, "grant_active": False}
             req.version += 1
             req.updated_at = now

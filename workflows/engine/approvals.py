@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from bot import audit, permissions
 from bot.db import queries
 from bot.db.engine import Database
-from bot.db.models import ApprovalStep, AuditEntry, CardCopy, Request
+from bot.db.models import ApprovalStep, AuditEntry, CardCopy, Request, RequestStatus
 from bot.db.queries import request_with_steps
 from bot.policy import ADMIN_ROLE, role_name
 from bot.providers.errors import ProviderError, TransientError
@@ -58,7 +58,7 @@ def open_request(db: Database, dispatcher: Dispatcher, new: NewRequest) -> Reque
     with db.session() as session:
         req = Request(
             kind=new.kind,
-            status="submitted",
+            status=RequestStatus.SUBMITTED,
             requester_email=new.requester_email,
             requester_slack_id=new.requester_slack_id,
             subject_email=new.subject_email,
@@ -464,7 +464,7 @@ def _open_for_approval(request_id: int, plan: list[str]) -> str:
         req.version += 1
         req.updated_at = now
         if req.details.get("auto_approve") or not steps:
-            req.status = "approved"
+            req.status = RequestStatus.APPROVED
             req.decided_at = now
             req.decided_by_email = "auto-approve (policy)"
             for s in steps:
@@ -478,7 +478,7 @@ def _open_for_approval(request_id: int, plan: list[str]) -> str:
                 subject=req.subject_email or req.requester_email,
             )
         else:
-            req.status = "pending"
+            req.status = RequestStatus.PENDING
             steps[0].status = "pending"
             session.add(steps[0])
             req.remind_at = now + defaults.remind_after
@@ -496,7 +496,7 @@ def _fail_submission(request_id: int, why: str) -> None:
         assert req is not None
         if req.status != "submitted":
             return
-        req.status, req.error, req.version = "failed", why, req.version + 1
+        req.status, req.error, req.version = RequestStatus.FAILED, why, req.version + 1
         session.add(req)
         audit.append(session, actor="engops-bot", action="request.rejected", request_id=request_id, detail={"why": why})
 

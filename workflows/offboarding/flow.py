@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from bot import audit, permissions
 from bot.db import queries
 from bot.db.engine import Database
-from bot.db.models import Request, Run, RunStep
+from bot.db.models import Request, RequestStatus, Run, RunStep
 from bot.policy import Policy
 from bot.providers.errors import ProviderError, TransientError
 from bot.slack.messenger import SlackCallError
@@ -274,8 +274,10 @@ def _finish_offboarding_run(run_id: int) -> str:
         )
         failures = [r for r in rows if r.status == "failed"]
         worked = any(r.status in ("done", "skipped") for r in rows)
-        status = "done" if not failures else "partly_failed" if worked else "failed"
-        run.status, run.finished_at = status, now
+        status = (
+            RequestStatus.DONE if not failures else RequestStatus.PARTLY_FAILED if worked else RequestStatus.FAILED
+        )
+        run.status, run.finished_at = status.value, now
         req.status, req.version, req.updated_at = status, req.version + 1, now
         req.error = None if not failures else f"{len(failures)} step(s) failed"
         session.add(run)
