@@ -23,26 +23,28 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from engops.sandbox.slack import (
-    MULTI_TYPES,
-    Ephemeral,
-    Message,
-    SlackError,
-    SlackProtocolError,
-    SlackStandIn,
-    SlackUser,
-    ViewRecord,
+from engops.sandbox.slack.api import SlackStandIn
+from engops.sandbox.slack.blocks import (
+    BUTTON_TYPES,
+    EXTERNAL_SELECTS,
+    MULTI_OPTION_TYPES,
+    SINGLE_OPTION_TYPES,
+    TEXT_INPUTS,
     button_labels,
-    initial_state,
-    message_as_text,
-    state_field,
+    elements_of,
+    find_option,
+    options_of,
+    state_value,
+    state_values,
     stateful_elements,
+    text_of,
 )
+from engops.sandbox.slack.checks import submit_refusal, suggested_options
+from engops.sandbox.slack.errors import SlackError, SlackProtocolError
+from engops.sandbox.slack.model import Ephemeral, Message, SlackUser, ViewRecord
+from engops.sandbox.slack.text import message_as_text
 
 VERIFICATION_TOKEN = "sandbox-verification-token"  # the deprecated `token` field Slack still sends
-_TEXT_INPUTS = {"plain_text_input", "email_text_input", "url_text_input", "number_input"}
-_SINGLE_OPTION = {"static_select", "radio_buttons"}
-_MULTI_OPTION = {"multi_static_select", "checkboxes"}
 
 
 class SlackDriverError(Exception):
@@ -285,14 +287,14 @@ class SlackDriver:
         def match(block: dict[str, Any]) -> Iterable[_Hit]:
             if block_id is not None and block.get("block_id") != block_id:
                 return
-            for element in _elements(block):
+            for element in elements_of(block):
                 kind = element.get("type")
-                if kind in ("button", "workflow_button") and _label(element.get("text")) == label:
+                if kind in BUTTON_TYPES and text_of(element.get("text")) == label:
                     if value is None or value in str(element.get("value", "")):
                         yield _Hit(block, element)
                 elif kind == "overflow":
                     for option in element.get("options", []):
-                        if _label(option.get("text")) == label and (value is None or value in str(option["value"])):
+                        if text_of(option.get("text")) == label and (value is None or value in str(option["value"])):
                             yield _Hit(block, element, option)
 
         surface, hit = self._find(surfaces, match, f"button {label!r}")
@@ -327,7 +329,7 @@ class SlackDriver:
                 "is_ephemeral": True,
             }
             rest["channel"] = self._channel_obj(eph.channel)
-            rest["state"] = {"values": _message_state(eph.blocks)}
+            rest["state"] = {"values": state_values(eph.blocks)}
             rest["response_url"] = self.slack.issue_response_url(user.id, eph.channel, ephemeral_ts=eph.ts)
         else:
             assert surface.message is not None
@@ -342,7 +344,7 @@ class SlackDriver:
                 rest["container"]["thread_ts"] = msg.thread_ts
             rest["channel"] = self._channel_obj(msg.channel)
             rest["message"] = msg.to_api(self.slack.team_id)
-            rest["state"] = {"values": _message_state(msg.blocks)}
+            rest["state"] = {"values": state_values(msg.blocks)}
             rest["response_url"] = self.slack.issue_response_url(user.id, msg.channel, message_ts=msg.ts)
         return self._interaction("block_actions", user, **rest)
 
@@ -372,7 +374,7 @@ class SlackDriver:
             if block_id is not None and block.get("block_id") != block_id:
                 return
             for blk, element in stateful_elements([block]):
-                names = {element["action_id"], _label(element.get("placeholder")), _label(blk.get("label"))}
+                names = {element["action_id"], text_of(element.get("placeholder")), text_of(blk.get("label"))}
                 if target in names:
                     yield _Hit(blk, element)
 
@@ -397,11 +399,11 @@ class SlackDriver:
         kind = str(element["type"])
         many = list(raw) if isinstance(raw, (list, tuple, set)) else [raw]
         value: Any
-        if kind in _TEXT_INPUTS:
+        if kind in TEXT_INPUTS:
             value = None if raw is None or str(raw) == "" else str(raw)
-        elif kind in _SINGLE_OPTION:
+        elif kind in SINGLE_OPTION_TYPES:
             value = _pick_option(element, raw)
-        elif kind in _MULTI_OPTION:
+        elif kind in MULTI_OPTION_TYPES:
             value = [_pick_option(element, r) for r in many]
         elif kind == "external_select":
             value = self._pick_external(user, view, block, element, raw)
@@ -421,16 +423,16 @@ class SlackDriver:
             value = str(raw)
         else:
             raise SlackDriverError(f"cannot fill a {kind}")
-        return {"type": kind, state_field(kind): value}
+        return state_value(kind, value)
 
     def _pick_external(
         self, user: SlackUser, view: ViewRecord | None, block: dict[str, Any], element: dict[str, Any], raw: Any
     ) -> dict[str, Any]:
         wanted = str(raw)
         options = self._suggest(user, view, block, element, wanted)
-        for option in options:
-            if wanted in (option.get("value"), _label(option.get("text"))):
-                return option
+        found = find_option(options, wanted)
+        if found is not None:
+            return found
         offered = [o.get("value") for o in options]
         raise SlackDriverError(f"typing {wanted!r} in {element['action_id']} offers {offered}, not it")
 
@@ -442,7 +444,7 @@ class SlackDriver:
         if record is None:
             raise SlackDriverError(f"{person.name} has no modal open")
         for block, element in stateful_elements(record.blocks):
-            if element["action_id"] == action_id and element["type"] in ("external_select", "multi_external_select"):
+            if element["action_id"] == action_id and element["type"] in EXTERNAL_SELECTS:
                 return self._suggest(person, record, block, element, query)
         raise SlackDriverError(f"no external select {action_id!r} in the open modal")
 
@@ -466,7 +468,7 @@ class SlackDriver:
         response = self._send_interaction(payload)
         if response.status != 200:
             raise SlackProtocolError(f"options request answered HTTP {response.status}")
-        return _options_from(response.json())
+        return suggested_options(response.json())
 
     # --- view_submission / view_closed ------------------------------------------------------------------
     def submit_view(self, user: str, values: dict[str, Any] | None = None) -> DriverResponse:
@@ -483,7 +485,9 @@ class SlackDriver:
             state = self._state_value(person, record, block, element, raw)
             self.slack.set_view_value(record.id, block["block_id"], element["action_id"], state)
         record = self.slack.view(record.id)
-        _check_submittable(record)
+        refusal = submit_refusal(record.blocks, record.state_values())
+        if refusal is not None:
+            raise SlackDriverError(refusal)
         payload = self._interaction(
             "view_submission",
             person,
@@ -503,7 +507,7 @@ class SlackDriver:
     def _input(self, record: ViewRecord, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
         labels = []
         for block, element in stateful_elements(record.blocks):
-            label = _label(block.get("label"))
+            label = text_of(block.get("label"))
             labels.append(label or block["block_id"])
             if key in (block["block_id"], element["action_id"]) or (label and key.lower() == label.lower()):
                 return block, element
@@ -626,91 +630,13 @@ class SlackDriver:
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
-def _label(obj: Any) -> str:
-    return str(obj.get("text", "")) if isinstance(obj, dict) else ""
-
-
-def _elements(block: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [block[k] for k in ("accessory", "element") if isinstance(block.get(k), dict)]
-    if block.get("type") == "actions":
-        found.extend(e for e in block.get("elements", []) if isinstance(e, dict))
-    return found
-
-
-def _message_state(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    values: dict[str, dict[str, Any]] = {}
-    for block, element in stateful_elements(blocks):
-        values.setdefault(block["block_id"], {})[element["action_id"]] = initial_state(element)
-    return values
-
-
-def _all_options(element: dict[str, Any]) -> list[dict[str, Any]]:
-    options = list(element.get("options", []))
-    for group in element.get("option_groups", []):
-        options.extend(group.get("options", []))
-    return options
-
-
 def _pick_option(element: dict[str, Any], raw: Any) -> dict[str, Any]:
     wanted = raw.get("value") if isinstance(raw, dict) else str(raw)
-    for option in _all_options(element):
-        if wanted in (option.get("value"), _label(option.get("text"))):
-            return option
-    offered = [o.get("value") for o in _all_options(element)]
-    raise SlackDriverError(f"{element['action_id']} has no option {wanted!r} (options: {offered})")
-
-
-def _is_empty(state: dict[str, Any]) -> bool:
-    value = state.get(state_field(state["type"]))
-    return value is None or value == "" or value == []
-
-
-def _check_submittable(record: ViewRecord) -> None:
-    """What the Slack client checks before it sends a view_submission at all."""
-    values = record.state_values()
-    for block, element in stateful_elements(record.blocks):
-        if block.get("type") != "input":
-            continue
-        state = values[block["block_id"]][element["action_id"]]
-        label = _label(block.get("label")) or block["block_id"]
-        if _is_empty(state):
-            if not block.get("optional"):
-                raise SlackDriverError(f"required field {label!r} is empty; Slack will not submit")
-            continue
-        if element["type"] == "plain_text_input":
-            text = str(state["value"])
-            if len(text) < int(element.get("min_length", 0)):
-                raise SlackDriverError(f"{label!r} is shorter than {element['min_length']} characters")
-            if "max_length" in element and len(text) > int(element["max_length"]):
-                raise SlackDriverError(f"{label!r} is longer than {element['max_length']} characters")
-        chosen = state[state_field(element["type"])]
-        if element["type"] in MULTI_TYPES and len(chosen) > int(element.get("max_selected_items", len(chosen))):
-            raise SlackDriverError(f"{label!r} allows at most {element['max_selected_items']} items")
-
-
-def _options_from(answer: Any) -> list[dict[str, Any]]:
-    """Options from a block_suggestion answer, checked against Slack's limits (else Slack shows none)."""
-    if not isinstance(answer, dict):
-        raise SlackProtocolError(f"options answer must be a JSON object, got {answer!r}")
-    if "option_groups" in answer:
-        groups = answer["option_groups"]
-        if len(groups) > 100:
-            raise SlackProtocolError("more than 100 option groups")
-        options = [o for g in groups for o in g.get("options", [])]
-    else:
-        listed = answer.get("options")
-        if not isinstance(listed, list):
-            raise SlackProtocolError(f"options answer without options: {answer}")
-        options = listed
-        if len(options) > 100:
-            raise SlackProtocolError("more than 100 options")
-    for option in options:
-        text = option.get("text") if isinstance(option, dict) else None
-        if not isinstance(text, dict) or text.get("type") != "plain_text" or not 0 < len(str(text.get("text"))) <= 75:
-            raise SlackProtocolError(f"option text must be plain_text of 1-75 characters: {option}")
-        if not 0 < len(str(option.get("value", ""))) <= 150:
-            raise SlackProtocolError(f"option value must be 1-150 characters: {option}")
-    return list(options)
+    found = find_option(options_of(element), wanted)
+    if found is None:
+        offered = [o.get("value") for o in options_of(element)]
+        raise SlackDriverError(f"{element['action_id']} has no option {wanted!r} (options: {offered})")
+    return found
 
 
 def _reply_payload(response: DriverResponse) -> dict[str, Any]:

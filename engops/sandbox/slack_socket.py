@@ -34,7 +34,8 @@ from urllib.parse import parse_qs, urlsplit
 from werkzeug.wrappers import Request, Response
 
 from engops.sandbox.base import json_response
-from engops.sandbox.slack import SlackError, SlackProtocolError, SlackStandIn, request_token
+from engops.sandbox.slack.api import SlackStandIn, token_refusal
+from engops.sandbox.slack.errors import SlackProtocolError
 from engops.sandbox.slack_driver import DriverResponse, SlackDriver
 
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
@@ -281,16 +282,13 @@ class SocketModeServer:
 
     # --- Web API: apps.connections.open ------------------------------------------------------------
     def apps_connections_open(self, request: Request) -> Response:
-        try:
-            token = request_token(request)
-        except SlackError as err:
-            return _error(err.code)
-        if not token:
-            return _error("not_authed")
-        if token != self.app_token:
-            is_other_type = token == self.slack.bot_token or token.startswith(("xoxb-", "xoxp-"))
-            return _error("not_allowed_token_type" if is_other_type else "invalid_auth")
+        refused = token_refusal(request, self.app_token, self._is_other_token_type)
+        if refused is not None:
+            return refused
         return json_response({"ok": True, "url": self.issue_url()})
+
+    def _is_other_token_type(self, token: str) -> bool:
+        return token == self.slack.bot_token or token.startswith(("xoxb-", "xoxp-"))
 
     def issue_url(self) -> str:
         ticket = secrets.token_urlsafe(24)
@@ -437,10 +435,6 @@ class SocketModeServer:
         """Ask every live connection to reconnect, as Slack does before it recycles one."""
         for connection in self.live_connections():
             connection.send_json({"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-sandbox"}})
-
-
-def _error(code: str) -> Response:
-    return json_response({"ok": False, "error": code})
 
 
 def _b64decode(value: str) -> bytes:

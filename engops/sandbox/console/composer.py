@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from bot.slack.escape import escape
-from engops.sandbox.slack import SlackStandIn
+from engops.sandbox.slack.api import SlackStandIn
 
 _TOKENS = re.compile(
     r"(?P<url>https?://[^\s<>|]+)"

@@ -8,7 +8,8 @@ from typing import Any
 from bot.policy import Policy
 from bot.slack.manifest import GLOBAL_SHORTCUTS, MESSAGE_SHORTCUTS, SLASH_COMMANDS
 from engops.sandbox.directory import Directory
-from engops.sandbox.slack import Message, SlackStandIn, SlackUser
+from engops.sandbox.slack.api import SlackStandIn
+from engops.sandbox.slack.model import Message, SlackUser
 
 BOT_NAME = "EngOps Bot"
 
@@ -99,7 +100,7 @@ def _conversation(slack: SlackStandIn, channel_id: str, name: str, kind: str) ->
     for m in everything:
         if m.is_reply and m.thread_ts:
             replies.setdefault(m.thread_ts, []).append(m)
-    top = [m for m in everything if not m.is_reply or m.reply_broadcast]
+    top = [m for m in everything if m.in_channel]
     return {
         "id": channel_id,
         "name": name,

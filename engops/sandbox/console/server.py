@@ -26,7 +26,9 @@ from bot.slack.manifest import GLOBAL_SHORTCUTS, MESSAGE_SHORTCUTS, SLASH_COMMAN
 from engops.sandbox.console.composer import escaped_command_text
 from engops.sandbox.console.panel import AwsPanel, gitlab_panel, google_panel, okta_panel
 from engops.sandbox.console.screen import screen, workspace
-from engops.sandbox.slack import SlackProtocolError, ViewRecord, state_field, stateful_elements
+from engops.sandbox.slack.blocks import EXTERNAL_SELECTS, state_value, stateful_elements
+from engops.sandbox.slack.errors import SlackProtocolError
+from engops.sandbox.slack.model import ViewRecord
 from engops.sandbox.slack_driver import DriverResponse, SlackDriver, SlackDriverError
 
 if TYPE_CHECKING:
@@ -36,7 +38,6 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SLACK_ACK_LIMIT = 3.0  # seconds Slack waits for an answer before showing the user a timeout
-_EXTERNAL = {"external_select", "multi_external_select"}
 
 
 class ConsoleError(Exception):
@@ -293,7 +294,7 @@ class ConsoleApp:
             ),
             (None, None),
         )
-        if block is None or element is None or element["type"] not in _EXTERNAL:
+        if block is None or element is None or element["type"] not in EXTERNAL_SELECTS:
             raise ConsoleError(f"no external select {action_id!r} in that modal")
         raw = body.get("value")
         wanted = [str(v) for v in raw] if isinstance(raw, list) else ([] if raw is None else [str(raw)])
@@ -306,7 +307,7 @@ class ConsoleApp:
         if block.get("type") == "input" and not block.get("dispatch_action"):
             kind = str(element["type"])
             value: Any = chosen if kind == "multi_external_select" else (chosen[0] if chosen else None)
-            self._stack.slack.set_view_value(record.id, block_id, action_id, {"type": kind, state_field(kind): value})
+            self._stack.slack.set_view_value(record.id, block_id, action_id, state_value(kind, value))
             return {}
         # Slack reports this choice at once (block_actions); the driver checks it against a fresh type-ahead.
         return self._answer(

@@ -1,0 +1,29 @@
+"""GitLab's refusals, raised where they are found and answered by the routes as they are.
+
+GitLab answers with two body shapes: `{"message": ...}` (not found, forbidden, model validation)
+and Grape's `{"error": "... is missing"}` 400s for parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from engops.sandbox.base import json_response
+
+
+class ApiError(Exception):
+    """An answer GitLab gives instead of doing what was asked; `response` is that answer."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def message_error(status: int, message: Any) -> ApiError:
+    return ApiError(json_response({"message": message}, status))
+
+
+def bad_request(error: str) -> ApiError:
+    return ApiError(json_response({"error": error}, 400))
