@@ -11,7 +11,8 @@ from commands.deps import Deps
 from commands.interaction import channel_of, metadata, reply_id, request_id_from
 from workflows.engine.replies import reply_later
 from workflows.tickets import triage
-from workflows.tickets.filing import FilingForm, answer_duplicate_offer, check_form, open_filing, prefill_from_text
+from workflows.tickets.duplicates import answer_duplicate_offer
+from workflows.tickets.filing_form import FilingForm, check_form, open_filing, prefill_from_text
 
 
 def register(app: App, deps: Deps) -> None:

@@ -16,7 +16,8 @@ from commands.deps import Deps
 from commands.interaction import channel_of, metadata, reply_id, request_id_from
 from workflows.engine.approvals import NewRequest, open_request
 from workflows.engine.replies import reply_later
-from workflows.keys.rotation import KIND, reactivate
+from workflows.keys.rollback import reactivate
+from workflows.keys.rules import KIND
 
 _IAM_USER = re.compile(r"[\w+=,.@-]{1,64}")
 

@@ -17,7 +17,7 @@ from bot.slack import key_views
 from bot.slack.messenger import SlackCallError
 from workflows.engine import identity, people, runtime
 from workflows.engine.durable import durable, step
-from workflows.keys.rotation import cut_off, rotation_in_progress, two_key_refusal
+from workflows.keys.rules import cut_off, rotation_in_progress, two_key_refusal
 
 log = logging.getLogger(__name__)
 

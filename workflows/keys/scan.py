@@ -25,7 +25,7 @@ from workflows.engine import identity, people, runtime
 from workflows.engine.durable import durable, step
 from workflows.engine.handover import promise
 from workflows.engine.sweep import Job, due_handler
-from workflows.keys.rotation import IN_PROGRESS
+from workflows.keys.rules import IN_PROGRESS
 
 SCAN_HOUR = 9  # UTC
 

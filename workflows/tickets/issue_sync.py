@@ -19,7 +19,7 @@ from typing import Any
 from sqlmodel import func, select
 
 from bot import audit
-from bot.db.models import Request, TrackedIssue
+from bot.db.models import Request, RequestStatus, TrackedIssue
 from bot.providers.errors import ProviderError, TransientError
 from bot.slack.escape import escape, truncate
 from workflows.engine import runtime
@@ -213,7 +213,7 @@ def _post_change(tracked_id: int, event: str, body: dict[str, Any]) -> None:
         assert tracked is not None
         req = session.get(Request, tracked.request_id) if tracked.request_id else None
         if req is not None and change.action in ("close", "reopen"):
-            status = "closed" if change.action == "close" else "filed"
+            status = RequestStatus.CLOSED if change.action == "close" else RequestStatus.FILED
             if req.status in ("filed", "closed") and req.status != status:
                 req.status, req.version, req.updated_at = status, req.version + 1, rt.clock.now()
                 session.add(req)
