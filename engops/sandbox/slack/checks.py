@@ -50,6 +50,37 @@ def _dropped_keys(original: Any, parsed: Any, path: str) -> Iterator[str]:
             yield from _dropped_keys(a, b, f"{path}/{i}")
 
 
+# Keys whose value Slack requires to be a text object ({"type": "plain_text" | "mrkdwn", "text": ...}), never a bare
+# string: the SDK models accept a string there and make it an object, so they cannot tell.
+_TEXT_OBJECT_KEYS = frozenset({"text", "placeholder", "label", "hint", "title", "description", "submit", "close"})
+_CONFIRM_TEXT_KEYS = frozenset({"title", "text", "confirm", "deny"})
+# Rich text's own elements carry plain strings under "text" ({"type": "text", "text": "hi"}).
+_RICH_TEXT_PARTS = frozenset({"text", "link", "emoji", "user", "usergroup", "channel", "broadcast", "date", "color"})
+
+
+def bare_texts(node: Any, where: str) -> Iterator[str]:
+    """A pointer to every place a string stands where Slack wants a text object ("must provide an object")."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from bare_texts(item, f"{where}/{i}")
+        return
+    if (
+        not isinstance(node, dict)
+        or node.get("type") in ("plain_text", "mrkdwn")
+        or node.get("type") in _RICH_TEXT_PARTS
+    ):
+        return
+    for key, value in node.items():
+        if isinstance(value, str) and key in _TEXT_OBJECT_KEYS:
+            yield f"{where}/{key}"
+        elif key == "confirm" and isinstance(value, dict):
+            yield from (f"{where}/confirm/{k}" for k in _CONFIRM_TEXT_KEYS if isinstance(value.get(k), str))
+        elif key in ("fields", "elements") and isinstance(value, list) and any(isinstance(f, str) for f in value):
+            yield from (f"{where}/{key}/{i}" for i, f in enumerate(value) if isinstance(f, str))
+        elif isinstance(value, dict | list):
+            yield from bare_texts(value, f"{where}/{key}")
+
+
 def _is_plain_text(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("type") == "plain_text"
 
@@ -100,6 +131,7 @@ def block_errors(blocks: Any, max_blocks: int, pointer: str = "/blocks") -> list
             continue
         errors.extend(f"[ERROR] unsupported field [json-pointer:{p}]" for p in _dropped_keys(raw, as_dict, where))
         errors.extend(_extra_block_rules(raw, where))
+        errors.extend(f"[ERROR] must provide an object [json-pointer:{p}]" for p in bare_texts(raw, where))
         block_id = raw.get("block_id")
         if block_id:
             if block_id in block_ids:
