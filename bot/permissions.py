@@ -15,14 +15,18 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from bot.db.details import RequestDetails, details_of
+from bot.db.models import Request, RequestStatus
+
 ADMIN_ROLE = "it-admins"
 HELPDESK_ROLE = "helpdesk"
 UNDO_WINDOW = timedelta(hours=24)
 # The role cache is refreshed every 10 minutes; older than this it is stale and confirms no absence.
 ROLE_CACHE_TRUSTED_FOR = timedelta(minutes=20)
 # An offboarding request in one of these states stops the person from getting access back (§6.2).
-OFFBOARDING_PENDING = ("submitted", "pending", "approved", "running")
-OFFBOARDING_DONE = ("done", "partly_failed", "failed")
+OFFBOARDING_PENDING = (RequestStatus.SUBMITTED, RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.RUNNING)
+OFFBOARDING_DONE = (RequestStatus.DONE, RequestStatus.PARTLY_FAILED, RequestStatus.FAILED)
+RETRYABLE = (RequestStatus.FAILED, RequestStatus.PARTLY_FAILED)  # Retry failed steps is offered on these
 ROTATION_REACTIVATABLE = ("grace", "deactivating", "deactivated")
 
 
@@ -101,7 +105,7 @@ class StepFacts:
 class RequestFacts:
     ref: str
     kind: str
-    status: str
+    status: RequestStatus
     requester_email: str
     requester_slack_id: str
     subjects: frozenset[str] = frozenset()  # who it acts on besides the requester
@@ -125,10 +129,10 @@ class RequestFacts:
         )
 
 
-def request_facts(req: Any, steps: Iterable[Any], dris: Sequence[str] = ()) -> RequestFacts:
+def request_facts(req: Request, steps: Iterable[Any], dris: Sequence[str] = ()) -> RequestFacts:
     """From the stored request and steps (ORM rows read as plain values)."""
-    details = req.details or {}
-    subjects = {str(e).lower() for e in details.get("subjects", [])}
+    details = details_of(req, RequestDetails)
+    subjects = {e.lower() for e in details.subjects}
     if req.subject_email:
         subjects.add(req.subject_email.lower())
     return RequestFacts(
@@ -152,8 +156,8 @@ def request_facts(req: Any, steps: Iterable[Any], dris: Sequence[str] = ()) -> R
             for s in sorted(steps, key=lambda s: s.position)
         ),
         expires_at=req.expires_at,
-        owners=tuple(str(o).lower() for o in details.get("owners", [])),
-        confidential=bool(details.get("confidential")),
+        owners=tuple(o.lower() for o in details.owners),
+        confidential=bool(details.confidential),
         team_dris=tuple(d.lower() for d in dris),
         decided_by_email=req.decided_by_email,
         decided_at=req.decided_at,
@@ -193,21 +197,21 @@ def not_approvers(req: RequestFacts) -> set[str]:
 
 
 def _stale(actor: Actor, req: RequestFacts) -> Verdict:
-    if req.status == "submitted":
+    if req.status == RequestStatus.SUBMITTED:
         return refuse(Why.NOT_PENDING, f"{req.ref} is still being prepared; try again in a moment.")
-    if req.status == "expired":
+    if req.status == RequestStatus.EXPIRED:
         return refuse(Why.EXPIRED, f"{req.ref} expired: nobody decided in time; nothing changed.")
-    verbs = {
-        "approved": "approved",
-        "running": "approved",
-        "done": "approved and done",
-        "denied": "denied",
-        "failed": "approved (it then failed)",
-        "partly_failed": "approved (it then partly failed)",
+    verbs: dict[str, str] = {
+        RequestStatus.APPROVED: "approved",
+        RequestStatus.RUNNING: "approved",
+        RequestStatus.DONE: "approved and done",
+        RequestStatus.DENIED: "denied",
+        RequestStatus.FAILED: "approved (it then failed)",
+        RequestStatus.PARTLY_FAILED: "approved (it then partly failed)",
     }
     if req.status in verbs:
         if actor.is_(req.decided_by_email):
-            verb = "denied" if req.status == "denied" else "approved"
+            verb = "denied" if req.status == RequestStatus.DENIED else "approved"
             return refuse(
                 Why.ALREADY_DECIDED, f"You already {verb} {req.ref} at {hhmm(req.decided_at)}; nothing changed."
             )
@@ -222,7 +226,7 @@ def decide(actor: Actor, req: RequestFacts, now: datetime | None, approvers: Seq
     records the decision passes them); without it, the stored ones (the listener's early answer).
     `now` None: leave out the expiry check (listing what waits on someone)."""
     current = req.current
-    if req.status != "pending" or current is None:
+    if req.status != RequestStatus.PENDING or current is None:
         return _stale(actor, req)
     if now is not None and req.expires_at is not None and req.expires_at <= now:
         return refuse(
@@ -274,7 +278,7 @@ def may_see_card_buttons(audience: str, recipient: str | None, req: RequestFacts
     """Approve/Deny on a copy of the card: the channel copy (the click is checked anyway) and the DMs of the
     current step's approvers."""
     current = req.current
-    if req.status != "pending" or current is None:
+    if req.status != RequestStatus.PENDING or current is None:
         return False
     return audience == "channel" or (audience == "approver" and recipient in current.approver_slack_ids)
 
@@ -291,7 +295,7 @@ def retry(actor: Actor, req: RequestFacts) -> Verdict:
     cut = _cut_off(actor, "retry a request")
     if cut is not None:
         return cut
-    if req.status not in ("failed", "partly_failed"):
+    if req.status not in RETRYABLE:
         return refuse(Why.WRONG_STATE, f"{req.ref} has nothing to retry ({req.status}); nothing changed.")
     return ALLOWED
 
@@ -410,11 +414,11 @@ def undo_offboarding(actor: Actor, req: RequestFacts, now: datetime) -> Verdict:
     """Undo on a finished offboarding: it-admins, within 24 hours of the run's end."""
     if not actor.holds(ADMIN_ROLE):
         return refuse(Why.NOT_ALLOWED, f"Only IT admins can undo an offboarding ({req.ref}).")
-    if req.status == "undone":
+    if req.status == RequestStatus.UNDONE:
         return refuse(
             Why.WRONG_STATE, f"{req.ref} was already undone by {req.decided_by_email or 'someone'}; nothing changed."
         )
-    if req.status not in ("done", "partly_failed") or req.finished_at is None:
+    if req.status not in (RequestStatus.DONE, RequestStatus.PARTLY_FAILED) or req.finished_at is None:
         return refuse(Why.WRONG_STATE, f"{req.ref} can be undone only once its run has finished.")
     if now - req.finished_at >= UNDO_WINDOW:
         return refuse(Why.TOO_LATE, f"{req.ref} finished more than 24 hours ago; unsuspend the accounts by hand.")

@@ -16,9 +16,9 @@ from bot.slack import cards, modals
 from bot.slack.escape import escape
 from commands.deps import Deps
 from commands.interaction import metadata
-from workflows.access.flow import revoke
+from workflows.access.flow import new_access_request, revoke
 from workflows.access.form import check_access_form, duration_hint
-from workflows.engine.approvals import NewRequest, open_request
+from workflows.engine.approvals import open_request
 
 
 def register(app: App, deps: Deps) -> None:
@@ -78,29 +78,13 @@ def register(app: App, deps: Deps) -> None:
         if not form.ok:
             ack(response_action="errors", errors=form.errors)
             return
-        assert form.group is not None
-        group = form.group
-        duration = form.duration
-        email = actor.email or ""
-        summary = f"Add {'a colleague' if on_behalf else 'me'} to Okta group {group.okta_group}"
-        if duration:
-            summary += f" for {modals.state_value(view, 'duration')}"
-        new = NewRequest(
-            kind="access",
+        new = new_access_request(
+            deps.policy,
+            form,
             requester_slack_id=user,
-            requester_email=email,
-            summary=summary,
-            reason=form.reason,
-            step_specs=deps.policy.group_approvals(group),
-            details={
-                "group": group.okta_group,
-                "owners": list(group.owners),
-                "duration_seconds": int(duration.total_seconds()) if duration else None,
-                "duration_label": (modals.state_value(view, "duration") or "").strip() or "until revoked",
-                "subject_slack_id": on_behalf,
-            },
+            requester_email=actor.email or "",
+            on_behalf=on_behalf,
             channel_id=metadata(view).get("channel_id"),
-            auto_approve=group.auto_approve,
         )
         req = open_request(deps.db, deps.dispatcher, new)
         ack(

@@ -11,6 +11,7 @@ from bot.db import queries
 from bot.slack import cards
 from bot.slack.escape import escape
 from commands.deps import Deps
+from workflows.engine.kinds import card_fields
 
 HELP = """*EngOps Bot* — what you can ask me
 • `/access` — request access to an Okta group (`/access <group> <duration> <reason…>` pre-fills it); \
@@ -55,7 +56,8 @@ def status(deps: Deps, user: str, ref: str) -> dict[str, Any]:
         actor = queries.actor_of(session, user, deps.policy)
         if not permissions.view_request(actor, queries.facts_of(session, req, deps.policy)).ok:
             return {"text": hidden}
-        return {"text": cards.request_text(req), "blocks": cards.request_blocks(req, steps)}
+        blocks = cards.request_blocks(req, steps, fields=card_fields(req))
+        return {"text": cards.request_text(req), "blocks": blocks}
 
 
 def mine(deps: Deps, user: str) -> str:

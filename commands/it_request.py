@@ -12,7 +12,7 @@ from commands.interaction import channel_of, metadata, reply_id, request_id_from
 from workflows.engine.replies import reply_later
 from workflows.tickets import triage
 from workflows.tickets.duplicates import answer_duplicate_offer
-from workflows.tickets.filing_form import FilingForm, check_form, open_filing, prefill_from_text
+from workflows.tickets.filing_form import FilingForm, check_form, in_a_channel, open_filing, prefill_from_text
 
 
 def register(app: App, deps: Deps) -> None:
@@ -96,7 +96,7 @@ def submit(deps: Deps, ack: Ack, body: dict[str, Any], view: dict[str, Any], kin
         ack(response_action="errors", errors=errors)
         return
     req = open_filing(deps.db, deps.dispatcher, deps.policy, form)
-    where = "in the channel's thread" if (form.channel_id or "")[:1] in ("C", "G") else "here in Slack"
+    where = "in the channel's thread" if in_a_channel(form.channel_id) else "here in Slack"
     ack(response_action="update", view=triage_views.submitted_modal(req.ref, kind, where))
 
 

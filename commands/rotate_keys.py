@@ -14,10 +14,10 @@ from bot.slack import key_views, modals
 from bot.slack.escape import escape
 from commands.deps import Deps
 from commands.interaction import channel_of, metadata, reply_id, request_id_from
-from workflows.engine.approvals import NewRequest, open_request
+from workflows.engine.approvals import open_request
 from workflows.engine.replies import reply_later
 from workflows.keys.rollback import reactivate
-from workflows.keys.rules import KIND
+from workflows.keys.rotation import new_rotation_request
 
 _IAM_USER = re.compile(r"[\w+=,.@-]{1,64}")
 
@@ -84,53 +84,27 @@ def register(app: App, deps: Deps) -> None:
         if not iam_user:
             ack()  # the lookup has not finished, or nothing can be rotated: the modal says so
             return
-        # Decided by the name, never by what the view says: a service user always needs its owners (SPEC §6.3).
-        steps = permissions.rotation_steps(iam_user, deps.policy.aws_keys.service_users)
-        service = deps.policy.aws_keys.service_users.get(iam_user) if steps else None
+        service = iam_user in deps.policy.aws_keys.service_users  # by the name, never by what the view says
         reason = (modals.state_value(view, "reason") or "").strip()
         refused = refusal(user)
         if refused:
             ack(response_action="update", view=modals.done_modal("Not rotated", escape(refused)))
             return
-        if service is not None and meta.get("service") and not reason:  # the view asked for a reason
+        if service and meta.get("service") and not reason:  # the view asked for a reason
             ack(response_action="errors", errors={"reason": "Say why, for the owners who approve."})
             return
         with deps.db.session() as session:
             email = queries.email_of(session, user) or ""
-        kind = "service user" if service else "IAM user"
-        req = open_request(
-            deps.db,
-            deps.dispatcher,
-            NewRequest(
-                kind=KIND,
-                requester_slack_id=user,
-                requester_email=email,
-                summary=f"Rotate the AWS access keys of {kind} {iam_user}",
-                reason=reason or "Routine rotation",
-                step_specs=steps,
-                details={
-                    "iam_user": iam_user,
-                    "service_user": service is not None,
-                    "owners": [o.lower() for o in service.owners] if service else [],
-                },
-                channel_id=meta.get("channel_id"),
-                auto_approve=service is None,  # your own keys: no approval, but the audit records the auto-approval
-            ),
+        new = new_rotation_request(
+            deps.policy,
+            iam_user,
+            reason,
+            requester_slack_id=user,
+            requester_email=email,
+            channel_id=meta.get("channel_id"),
         )
-        if service is not None:
-            text = (
-                f"*{req.ref}* waits for an owner of `{escape(iam_user)}` to approve. I'll DM you as it moves; "
-                f"`/engops status {req.ref}` shows where it stands."
-            )
-        else:
-            text = (
-                f"*{req.ref}*: rotating the keys of `{escape(iam_user)}` now. I'll DM you the name of the "
-                "Secrets Manager secret that holds the new key."
-            )
-        ack(
-            response_action="update",
-            view=modals.done_modal("Rotation requested" if service else "Rotation started", text),
-        )
+        req = open_request(deps.db, deps.dispatcher, new)
+        ack(response_action="update", view=key_views.requested_modal(req.ref, iam_user, service=service))
 
     @app.action(key_views.REACTIVATE)
     def reactivate_old(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -20,19 +20,22 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.db import queries
+from bot.db.details import details_of
 from bot.db.engine import Database
-from bot.db.models import Person, Request, RoleMember, Run, RunStep
+from bot.db.models import Person, Request, RequestStatus, RoleMember, Run, RunStep
 from bot.policy import Policy
 from bot.settings import Settings
 from workflows.engine.durable import ClientDispatcher, Dispatcher
+from workflows.offboarding.details import OffboardingDetails
 
 _EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
-FINAL = ("done", "partly_failed", "failed", "denied", "expired", "cancelled", "undone")
-WAITING = {
-    "submitted": "Preparing the plan",
-    "pending": "Waiting for approval in Slack",
-    "approved": "Approved; starting",
-    "running": "Offboarding",
+STOPPED = (RequestStatus.DENIED, RequestStatus.EXPIRED, RequestStatus.CANCELLED)  # before it ran
+FINAL = (RequestStatus.DONE, RequestStatus.PARTLY_FAILED, RequestStatus.FAILED, *STOPPED, RequestStatus.UNDONE)
+WAITING: dict[str, str] = {
+    RequestStatus.SUBMITTED: "Preparing the plan",
+    RequestStatus.PENDING: "Waiting for approval in Slack",
+    RequestStatus.APPROVED: "Approved; starting",
+    RequestStatus.RUNNING: "Offboarding",
 }
 POLL_EVERY = 0.5
 
@@ -240,14 +243,15 @@ def wait_for_run(
 
 
 def _report(req: Request, failures: list[RunStep], out: Console) -> int:
-    people = len(req.details.get("subjects", []))
-    record = (req.details.get("record") or {}).get("web_url")
-    if req.status == "done":
+    details = details_of(req, OffboardingDetails)
+    people = len(details.subjects)
+    record = details.record.web_url if details.record else None
+    if req.status == RequestStatus.DONE:
         out.print(
             f"{req.ref} done: {people} people offboarded." + (f" Record: {record}" if record else ""), highlight=False
         )
         return 0
-    if req.status in ("denied", "expired", "cancelled"):
+    if req.status in STOPPED:
         why = f": {req.deny_reason}" if req.deny_reason else ""
         out.print(
             f"{req.ref} {req.status.replace('_', ' ')} by {req.decided_by_email or 'nobody'}{why}", highlight=False
@@ -284,7 +288,7 @@ def offboard_from_csv(
         req = submit(db, dispatcher, settings, policy, path, as_email, err)
         if req is None:
             return 2
-        people = len(req.details.get("subjects", []))
+        people = len(details_of(req, OffboardingDetails).subjects)
         approvers = ", ".join(policy.offboarding.approvals)
         out.print(
             f"{req.ref}: offboarding of {people} people submitted; it waits for approval by {approvers} in Slack.",

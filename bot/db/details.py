@@ -11,7 +11,7 @@ from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.db.models import Request
+from bot.db.models import Request, RequestStatus
 
 
 class RequestDetails(BaseModel):
@@ -24,7 +24,16 @@ class RequestDetails(BaseModel):
     owners: list[str] = []  # who `owners` in a step means (an access group's owners, an IAM user's)
     subjects: list[str] = []  # whom the request is about, when not the requester (offboarding)
     subject_slack_id: str | None = None  # access asked on behalf of this Slack user
-    confidential: bool = False  # only the requester, the team and admins may read it
+    # Why only the requester, the team's DRIs and admins may read it (empty: it is not confidential); release 2
+    # stored the reasons (IT requests), so a list, not a flag.
+    confidential: list[str] = []
+    team: str | None = None  # the team it is routed to (its DRIs may read a confidential one)
+    offboarded_by: int | None = None  # the offboarding request (its id) that ended this one
+
+    def ended_by_offboarding(self, offboarding_id: int, status: RequestStatus) -> None:
+        """An offboarding ended this request (`cancelled`, or `revoked` what it gave); a kind's model adds what
+        that means for its own fields."""
+        self.offboarded_by = offboarding_id
 
 
 D = TypeVar("D", bound=RequestDetails)

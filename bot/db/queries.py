@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bot import permissions
-from bot.db.models import ApprovalStep, Grant, Person, Request, RoleMember, Run
+from bot.db.details import RequestDetails, details_of
+from bot.db.models import ApprovalStep, Grant, Person, Request, RequestStatus, RoleMember, Run
 from bot.db.types import utcnow
 from bot.policy import Policy
 
-OPEN_STATUSES = ("pending", "approved", "running", "partly_failed", "failed", "filed", "waiting_for_requester")
+OPEN_STATUSES = (
+    RequestStatus.PENDING,
+    RequestStatus.APPROVED,
+    RequestStatus.RUNNING,
+    RequestStatus.PARTLY_FAILED,
+    RequestStatus.FAILED,
+    RequestStatus.FILED,
+    RequestStatus.WAITING_FOR_REQUESTER,
+)
 _REF = re.compile(r"^\s*(?:REQ-)?(\d{1,12})\s*$", re.IGNORECASE)
 
 
@@ -80,7 +87,7 @@ def waiting_on(session: Session, slack_id: str, email: str | None) -> list[tuple
     query = (
         select(Request, ApprovalStep)
         .join(ApprovalStep, col(ApprovalStep.request_id) == col(Request.id))
-        .where(Request.status == "pending")
+        .where(Request.status == RequestStatus.PENDING)
         .where(ApprovalStep.status == "pending")
         .order_by(col(Request.id))
     )
@@ -107,8 +114,8 @@ def roles_of(session: Session, email: str) -> set[str]:
 
 def facts_of(session: Session, req: Request, policy: Policy) -> permissions.RequestFacts:
     """The request as `bot.permissions` reads it (with its steps and, for team requests, the team's DRIs)."""
-    team = req.details.get("team")
-    dris = policy.teams[team].dris if isinstance(team, str) and team in policy.teams else []
+    team = details_of(req, RequestDetails).team
+    dris = policy.teams[team].dris if team in policy.teams else []
     return permissions.request_facts(req, _steps(session, req), dris)
 
 
@@ -122,17 +129,16 @@ def offboarding_state_of(session: Session, email: str | None) -> str | None:
         return None
     email = email.lower()
     query = (
-        select(Request.status, Request.details)
+        select(Request)
         .where(Request.kind == "offboarding")
         .where(col(Request.status).in_(permissions.OFFBOARDING_PENDING + permissions.OFFBOARDING_DONE))
     )
-    named = (status for status, details in session.exec(query) if email in _subjects(details))
+    named = (
+        req.status
+        for req in session.exec(query)
+        if email in {e.lower() for e in details_of(req, RequestDetails).subjects}
+    )
     return permissions.offboarding_state(named)
-
-
-def _subjects(details: Mapping[str, Any]) -> set[str]:
-    subjects = details.get("subjects")
-    return {str(e).lower() for e in subjects} if isinstance(subjects, list) else set()
 
 
 def actor_of(session: Session, slack_id: str, policy: Policy) -> permissions.Actor:

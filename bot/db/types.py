@@ -7,9 +7,9 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import DateTime
-from sqlmodel.sql.sqltypes import AutoString
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+from sqlmodel.sql.sqltypes import AutoString
 
 
 def utcnow() -> datetime:

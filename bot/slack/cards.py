@@ -10,24 +10,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.db.models import ApprovalStep, Request
+from bot.db.models import ApprovalStep, Request, RequestStatus
 from bot.slack.escape import escape, mention, truncate
 
-STATUS_LABELS = {
-    "pending": ":hourglass_flowing_sand: Waiting for approval",
-    "approved": ":white_check_mark: Approved",
-    "running": ":gear: Running",
-    "done": ":white_check_mark: Done",
-    "denied": ":no_entry: Denied",
-    "expired": ":zzz: Expired (no decision in time)",
-    "failed": ":x: Failed",
-    "partly_failed": ":warning: Partly failed",
-    "revoked": ":leftwards_arrow_with_hook: Revoked",
-    "cancelled": ":heavy_multiplication_x: Cancelled",
-    "undone": ":leftwards_arrow_with_hook: Undone",
-    "filed": ":ticket: Filed in GitLab",
-    "closed": ":white_check_mark: Closed in GitLab",
-    "waiting_for_requester": ":question: Waiting for the requester's choice",
+STATUS_LABELS: dict[str, str] = {
+    RequestStatus.PENDING: ":hourglass_flowing_sand: Waiting for approval",
+    RequestStatus.APPROVED: ":white_check_mark: Approved",
+    RequestStatus.RUNNING: ":gear: Running",
+    RequestStatus.DONE: ":white_check_mark: Done",
+    RequestStatus.DENIED: ":no_entry: Denied",
+    RequestStatus.EXPIRED: ":zzz: Expired (no decision in time)",
+    RequestStatus.FAILED: ":x: Failed",
+    RequestStatus.PARTLY_FAILED: ":warning: Partly failed",
+    RequestStatus.REVOKED: ":leftwards_arrow_with_hook: Revoked",
+    RequestStatus.CANCELLED: ":heavy_multiplication_x: Cancelled",
+    RequestStatus.UNDONE: ":leftwards_arrow_with_hook: Undone",
+    RequestStatus.FILED: ":ticket: Filed in GitLab",
+    RequestStatus.CLOSED: ":white_check_mark: Closed in GitLab",
+    RequestStatus.WAITING_FOR_REQUESTER: ":question: Waiting for the requester's choice",
 }
 
 KIND_LABELS = {
@@ -75,24 +75,29 @@ def request_text(req: Request) -> str:
     return f"{req.ref} {KIND_LABELS.get(req.kind, req.kind)}: {truncate(req.summary, 150)} — {status_label(req.status)}"
 
 
-def request_blocks(req: Request, steps: Sequence[ApprovalStep], *, actions: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """The card. `actions` names the buttons this copy shows (APPROVE, DENY, REVOKE, RETRY)."""
+def request_blocks(
+    req: Request,
+    steps: Sequence[ApprovalStep],
+    *,
+    actions: Sequence[str] = (),
+    fields: Sequence[tuple[str, str]] = (),
+) -> list[dict[str, Any]]:
+    """The card. `actions` names the buttons this copy shows (APPROVE, DENY, REVOKE, RETRY); `fields` are the
+    kind's own (label, text) lines (e.g. For how long), plain text."""
     title = f"{req.ref} · {KIND_LABELS.get(req.kind, req.kind)}"
-    fields = [
+    facts = [
         {"type": "mrkdwn", "text": f"*Requester*\n{mention(req.requester_slack_id, req.requester_email)}"},
         {"type": "mrkdwn", "text": f"*Status*\n{status_label(req.status)}"},
     ]
     if req.subject_email and req.subject_email != req.requester_email:
-        fields.append({"type": "mrkdwn", "text": f"*For*\n{escape(req.subject_email)}"})
-    duration = req.details.get("duration_label")
-    if duration:
-        fields.append({"type": "mrkdwn", "text": f"*For how long*\n{escape(str(duration))}"})
+        facts.append({"type": "mrkdwn", "text": f"*For*\n{escape(req.subject_email)}"})
+    facts += [{"type": "mrkdwn", "text": f"*{escape(label)}*\n{escape(text)}"} for label, text in fields]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": truncate(title, 150)}},
         {
             "type": "section",
             "text": {"type": "mrkdwn", "text": f"*{escape(truncate(req.summary, 500))}*"},
-            "fields": fields,
+            "fields": facts,
         },
     ]
     if req.plan:
@@ -108,9 +113,9 @@ def request_blocks(req: Request, steps: Sequence[ApprovalStep], *, actions: Sequ
         lines = "\n".join(step_line(s) for s in sorted(steps, key=lambda s: s.position))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": truncate(f"*Approvals*\n{lines}", 2900)}})
     context = [f"Requested {when(req.created_at)}"]
-    if req.status == "denied" and req.deny_reason:
+    if req.status == RequestStatus.DENIED and req.deny_reason:
         context.append(f"Denied by {escape(req.decided_by_email or '')}: {escape(truncate(req.deny_reason, 300))}")
-    elif req.decided_by_email and req.status not in ("pending",):
+    elif req.decided_by_email and req.status != RequestStatus.PENDING:
         context.append(f"Last action by {escape(req.decided_by_email)} {when(req.decided_at)}")
     if req.error:
         context.append(f"Error: {escape(truncate(req.error, 300))}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot import permissions
 from bot.db.models import ApprovalStep, Grant, Request
 from bot.slack import cards
 from bot.slack.escape import escape
@@ -74,8 +75,6 @@ def home_view(
     if not open_requests:
         blocks.append(_section("No open requests."))
     for req in open_requests[:15]:
-        accessory = (
-            _button(cards.RETRY, "Retry failed steps", req.id) if req.status in ("failed", "partly_failed") else None
-        )
+        accessory = _button(cards.RETRY, "Retry failed steps", req.id) if req.status in permissions.RETRYABLE else None
         blocks.append(_section(cards.request_summary_line(req), accessory, f"home-req-{req.id}"))
     return {"type": "home", "blocks": blocks[:100]}

@@ -18,6 +18,7 @@ from bot.policy import AwsKeys
 from bot.providers.aws import AccessKey
 from bot.slack.cards import when
 from bot.slack.escape import escape, truncate
+from bot.slack.modals import done_modal
 
 PREVIEW_CALLBACK = "rotate_keys_preview"
 ROTATE_NOW = "key_rotate_now"
@@ -160,6 +161,21 @@ def preview_modal(
     }
     blocks.append(reason)
     return _modal("Rotate AWS keys", blocks, metadata=metadata, submit="Ask for approval" if service else "Rotate")
+
+
+def requested_modal(ref: str, iam_user: str, *, service: bool) -> dict[str, Any]:
+    """The preview, once submitted: a service user's rotation waits for an owner; your own has started."""
+    if service:
+        text = (
+            f"*{ref}* waits for an owner of `{escape(iam_user)}` to approve. I'll DM you as it moves; "
+            f"`/engops status {ref}` shows where it stands."
+        )
+        return done_modal("Rotation requested", text)
+    text = (
+        f"*{ref}*: rotating the keys of `{escape(iam_user)}` now. I'll DM you the name of the "
+        "Secrets Manager secret that holds the new key."
+    )
+    return done_modal("Rotation started", text)
 
 
 # --- after the new key exists -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.db.models import RequestStatus
 from bot.slack import cards
 from bot.slack.escape import escape, mention, truncate
 
@@ -161,7 +162,7 @@ class StepState:
 class ProgressSnapshot:
     request_id: int
     summary: str
-    status: str  # the request's status
+    status: RequestStatus  # the request's
     requester_slack_id: str
     requester_email: str
     approved_by: str | None

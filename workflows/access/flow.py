@@ -10,13 +10,17 @@ from sqlmodel import col, select
 
 from bot import audit, permissions
 from bot.db import queries
+from bot.db.details import details_of, store_details
 from bot.db.engine import Database, take_turns
 from bot.db.models import Grant, Person, Request, RequestStatus
 from bot.durations import describe_duration, describe_until
+from bot.policy import Policy
 from bot.providers.errors import ProviderError
 from bot.slack import cards
+from workflows.access.details import AccessDetails
+from workflows.access.form import AccessForm
 from workflows.engine import people, runtime
-from workflows.engine.approvals import Outcome, notify_requester, refresh_cards
+from workflows.engine.approvals import NewRequest, Outcome, notify_requester, refresh_cards
 from workflows.engine.durable import Dispatcher, durable, step
 from workflows.engine.handover import deliver, promise
 from workflows.engine.kinds import PlanError, register_kind
@@ -24,6 +28,7 @@ from workflows.engine.sweep import Job, due_handler
 
 log = logging.getLogger(__name__)
 
+KIND = "access"
 WARN_DAY = timedelta(days=1)
 WARN_HOUR = timedelta(hours=1)
 
@@ -33,16 +38,50 @@ def _subject(req: Request) -> str:
 
 
 def _group(req: Request) -> str:
-    return str(req.details["group"])
+    return details_of(req, AccessDetails).group
 
 
 def _duration(req: Request) -> timedelta | None:
-    seconds = req.details.get("duration_seconds")
-    return timedelta(seconds=int(seconds)) if seconds else None
+    return details_of(req, AccessDetails).duration
+
+
+def new_access_request(
+    policy: Policy,
+    form: AccessForm,
+    *,
+    requester_slack_id: str,
+    requester_email: str,
+    on_behalf: str | None,
+    channel_id: str | None,
+) -> NewRequest:
+    """The request a checked form asks for (`on_behalf`: the Slack id of the colleague it is for)."""
+    group = form.group
+    assert group is not None and form.ok
+    summary = f"Add {'a colleague' if on_behalf else 'me'} to Okta group {group.okta_group}"
+    if form.duration:
+        summary += f" for {form.duration_text}"
+    return NewRequest(
+        kind=KIND,
+        requester_slack_id=requester_slack_id,
+        requester_email=requester_email,
+        summary=summary,
+        reason=form.reason,
+        step_specs=policy.group_approvals(group),
+        details=AccessDetails(
+            group=group.okta_group,
+            owners=list(group.owners),
+            duration_seconds=int(form.duration.total_seconds()) if form.duration else None,
+            duration_label=form.duration_text or "until revoked",
+            subject_slack_id=on_behalf,
+        ),
+        channel_id=channel_id,
+        auto_approve=group.auto_approve,
+    )
 
 
 class AccessKind:
-    name = "access"
+    name = KIND
+    details_model = AccessDetails
 
     def plan(self, req: Request) -> list[str]:
         okta = runtime.current().require_okta()
@@ -69,7 +108,12 @@ class AccessKind:
         return "execute_access"
 
     def requester_actions(self, req: Request) -> list[str]:
-        return [cards.REVOKE] if req.status == "done" and req.details.get("grant_active") else []
+        active = req.status == RequestStatus.DONE and details_of(req, AccessDetails).grant_active
+        return [cards.REVOKE] if active else []
+
+    def card_fields(self, req: Request) -> list[tuple[str, str]]:
+        label = details_of(req, AccessDetails).duration_label
+        return [("For how long", label)] if label else []
 
 
 register_kind(AccessKind())
@@ -139,7 +183,9 @@ def _activate(request_id: int) -> str:
             )
         )
         req.status = RequestStatus.DONE
-        req.details = {**req.details, "grant_active": True}
+        details = details_of(req, AccessDetails)
+        details.grant_active = True
+        store_details(req, details)
         req.version += 1
         req.updated_at = now
         session.add(req)
@@ -262,13 +308,15 @@ def _close_grant(grant_id: int) -> tuple[int, str]:
         req = session.get(Request, grant.request_id)
         assert req is not None
         if grant.status == "ended":  # this step runs again after a crash: closed already, say the same
-            expired = req.status == "ended"
+            expired = req.status == RequestStatus.ENDED
         else:
             expired = grant.status == "expiring"
             grant.status, grant.ended_at = "ended", now
             grant.ended_by = grant.ended_by or "engops-bot (expiry)"
             req.status = RequestStatus.ENDED if expired else RequestStatus.REVOKED
-            req.details = {**req.details, "grant_active": False}
+            details = details_of(req, AccessDetails)
+            details.grant_active = False
+            store_details(req, details)
             req.version += 1
             req.updated_at = now
             session.add(grant)

@@ -13,6 +13,7 @@ from bot.policy import AccessGroup, Policy
 class AccessForm:
     group: AccessGroup | None = None
     duration: timedelta | None = None
+    duration_text: str = ""  # as the requester wrote it ("8h"); "" for no expiry
     reason: str = ""
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -24,7 +25,7 @@ class AccessForm:
 def check_access_form(
     policy: Policy, group_name: str | None, duration_text: str | None, reason: str | None
 ) -> AccessForm:
-    form = AccessForm(reason=(reason or "").strip())
+    form = AccessForm(duration_text=(duration_text or "").strip(), reason=(reason or "").strip())
     name = (group_name or "").strip()
     group = policy.group(name) if name else None
     if group is None:

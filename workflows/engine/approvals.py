@@ -10,7 +10,7 @@ exactly one decision.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from bot import audit, permissions
 from bot.db import queries
+from bot.db.details import RequestDetails, details_of, store_details
 from bot.db.engine import Database
 from bot.db.models import ApprovalStep, AuditEntry, CardCopy, Request, RequestStatus
 from bot.db.queries import request_with_steps
@@ -31,7 +32,7 @@ from bot.slack.messenger import SlackCallError
 from workflows.engine import people, runtime
 from workflows.engine.durable import Dispatcher, Unanswered, durable, enqueue, patiently, step
 from workflows.engine.handover import deliver, promise
-from workflows.engine.kinds import PlanError, kind_of
+from workflows.engine.kinds import PlanError, card_fields, kind_of
 from workflows.engine.runtime import NotConfiguredError
 from workflows.engine.sweep import Job, due_handler
 
@@ -46,9 +47,9 @@ class NewRequest:
     summary: str
     reason: str
     step_specs: list[str]
+    details: RequestDetails  # the kind's own details model (its wing builds it); open_request adds the steps
     requester_email: str = ""  # resolved later when not known yet
     subject_email: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
     channel_id: str | None = None
     auto_approve: bool = False
 
@@ -64,9 +65,10 @@ def open_request(db: Database, dispatcher: Dispatcher, new: NewRequest) -> Reque
             subject_email=new.subject_email,
             summary=new.summary,
             reason=new.reason,
-            details={**new.details, "step_specs": new.step_specs, "auto_approve": new.auto_approve},
             channel_id=new.channel_id,
         )
+        approval = {"step_specs": list(new.step_specs), "auto_approve": new.auto_approve}
+        store_details(req, new.details.model_copy(update=approval))
         session.add(req)
         session.flush()
         audit.append(
@@ -156,7 +158,7 @@ def _live_approvers(request_id: int, clicker: str) -> dict[str, Any] | str:
     req, steps = _load(request_id)
     facts = permissions.request_facts(req, steps)
     current = _current_step(steps)
-    if req.status != "pending" or current is None:
+    if req.status != RequestStatus.PENDING or current is None:
         return {"position": -1, "approvers": [], "admins": {}}
     try:
         admins = people.role_holders(ADMIN_ROLE)
@@ -215,7 +217,7 @@ def _record(
             return True, "", req.version
         facts = permissions.request_facts(req, steps)
         current = _current_step(steps)
-        if current is not None and current.position != live["position"] and req.status == "pending":
+        if current is not None and current.position != live["position"] and req.status == RequestStatus.PENDING:
             return False, f"{req.ref} moved on while your click was checked; nothing changed. See its card.", None
         actor = queries.actor_of(session, clicker, rt.policy)
         verdict = permissions.decide(actor, facts, now, approvers=live["approvers"])
@@ -245,12 +247,12 @@ def _record(
             "decided_at": now,
         }
         if not approve:
-            values.update(status="denied", deny_reason=reason)
+            values.update(status=RequestStatus.DENIED, deny_reason=reason)
         elif following:
             _open_next(session, following[0], permissions.not_approvers(facts) | {email}, live["admins"])
             values.update(_timers(now))
         else:
-            values.update(status="approved", remind_at=None, escalate_at=None, expires_at=None)
+            values.update(status=RequestStatus.APPROVED, remind_at=None, escalate_at=None, expires_at=None)
         moved = session.execute(
             update(Request).where(col(Request.id) == request_id, col(Request.version) == version - 1).values(**values)
         )
@@ -333,9 +335,9 @@ def retry(db: Database, dispatcher: Dispatcher, request_id: int, clicker: str, n
         attempt, version = req.attempt + (0 if replan else 1), req.version + 1
         moved = session.execute(
             update(Request)
-            .where(col(Request.id) == request_id, col(Request.status).in_(("failed", "partly_failed")))
+            .where(col(Request.id) == request_id, col(Request.status).in_(permissions.RETRYABLE))
             .values(
-                status="submitted" if replan else "running",
+                status=RequestStatus.SUBMITTED if replan else RequestStatus.RUNNING,
                 attempt=attempt,
                 version=version,
                 error=None,
@@ -378,8 +380,8 @@ def _load(request_id: int) -> tuple[Request, list[ApprovalStep]]:
 def _resolve_requester(request_id: int) -> None:
     req, _ = _load(request_id)
     email = req.requester_email or people.email_of(req.requester_slack_id)
-    subject_slack_id = req.details.get("subject_slack_id")
-    subject = req.subject_email or (people.email_of(str(subject_slack_id)) if subject_slack_id else None)
+    subject_slack_id = details_of(req, RequestDetails).subject_slack_id
+    subject = req.subject_email or (people.email_of(subject_slack_id) if subject_slack_id else None)
     with runtime.current().db.session() as session:
         row = session.get(Request, request_id)
         assert row is not None
@@ -410,7 +412,7 @@ def approvers_for(spec: str, req: Request) -> list[str]:
         manager = people.manager_of(subject)
         return [manager] if manager else []
     if spec == "owners":
-        return [str(o).lower() for o in req.details.get("owners", [])]
+        return [o.lower() for o in details_of(req, RequestDetails).owners]
     role = role_name(spec)
     if role is not None:
         return people.role_holders(role)
@@ -426,7 +428,7 @@ def _resolve_steps(request_id: int) -> None:
     excluded = permissions.not_approvers(permissions.request_facts(req, []))
     admins = people.role_holders(ADMIN_ROLE)
     rows = []
-    for position, spec in enumerate(req.details.get("step_specs", [])):
+    for position, spec in enumerate(details_of(req, RequestDetails).step_specs):
         # e.g. the requester is the only owner, or no manager is on file: IT admins decide.
         emails, fallback = permissions.step_approvers(approvers_for(spec, req), excluded, admins)
         slack_ids = [people.slack_id_of(e) or "" for e in emails]
@@ -446,15 +448,16 @@ def _resolve_steps(request_id: int) -> None:
 
 @step("workflows.approvals._open_for_approval")
 def _open_for_approval(request_id: int, plan: list[str]) -> str:
-    """Move the request to pending (or straight to approved); returns the new status."""
+    """Move the request to pending (or straight to approved); returns the new status, as a plain string (the
+    step's recorded output, as release 2 recorded it: no pickled enum)."""
     rt = runtime.current()
     now = rt.clock.now()
     defaults = rt.policy.access.defaults
     with rt.db.session() as session:
         req = session.get(Request, request_id)
         assert req is not None
-        if req.status != "submitted":
-            return req.status
+        if req.status != RequestStatus.SUBMITTED:
+            return req.status.value
         steps = list(
             session.exec(
                 select(ApprovalStep).where(ApprovalStep.request_id == request_id).order_by(col(ApprovalStep.position))
@@ -463,7 +466,7 @@ def _open_for_approval(request_id: int, plan: list[str]) -> str:
         req.plan = plan
         req.version += 1
         req.updated_at = now
-        if req.details.get("auto_approve") or not steps:
+        if details_of(req, RequestDetails).auto_approve or not steps:
             req.status = RequestStatus.APPROVED
             req.decided_at = now
             req.decided_by_email = "auto-approve (policy)"
@@ -485,7 +488,7 @@ def _open_for_approval(request_id: int, plan: list[str]) -> str:
             req.escalate_at = now + defaults.escalate_after
             req.expires_at = now + defaults.expire_after
         session.add(req)
-        return req.status
+        return req.status.value
 
 
 @step("workflows.approvals._fail_submission")
@@ -494,7 +497,7 @@ def _fail_submission(request_id: int, why: str) -> None:
     with rt.db.session() as session:
         req = session.get(Request, request_id)
         assert req is not None
-        if req.status != "submitted":
+        if req.status != RequestStatus.SUBMITTED:
             return
         req.status, req.error, req.version = RequestStatus.FAILED, why, req.version + 1
         session.add(req)
@@ -531,7 +534,7 @@ def submit_request(request_id: int, again: bool = False) -> None:
     _post_cards(request_id)
     if again:
         _refresh_cards(request_id)
-    if status == "approved":
+    if status == RequestStatus.APPROVED:
         _start_execution(request_id)
     else:
         _notify_requester(request_id, f"Your request REQ-{request_id} was submitted and waits for approval.")
@@ -563,16 +566,16 @@ def _after_change(request_id: int, version: int) -> tuple[str | None, bool]:
     A step, so that a recovered run decides as the first run did (once execution is claimed the
     request is no longer `approved`; read again, it would never be started)."""
     req, steps = _load(request_id)
-    return _change_message(req, steps), req.status == "approved" and req.version == version
+    return _change_message(req, steps), req.status == RequestStatus.APPROVED and req.version == version
 
 
 def _change_message(req: Request, steps: list[ApprovalStep]) -> str | None:
     who = req.decided_by_email or "someone"
-    if req.status == "denied":
+    if req.status == RequestStatus.DENIED:
         return f"Your request {req.ref} was denied by {who}: {req.deny_reason or ''}"
-    if req.status == "approved":
+    if req.status == RequestStatus.APPROVED:
         return f"Your request {req.ref} was approved by {who}. Working on it now."
-    if req.status == "pending" and req.decided_by_email:
+    if req.status == RequestStatus.PENDING and req.decided_by_email:
         current = _current_step(steps)
         nxt = f"; now waiting for {current.spec}" if current else ""
         return f"{who} approved a step of your request {req.ref}{nxt}."
@@ -590,8 +593,8 @@ def _claim_execution(request_id: int) -> str | None:
     with rt.db.session() as session:
         session.execute(
             update(Request)
-            .where(col(Request.id) == request_id, col(Request.status) == "approved")
-            .values(status="running", attempt=1)
+            .where(col(Request.id) == request_id, col(Request.status) == RequestStatus.APPROVED)
+            .values(status=RequestStatus.RUNNING, attempt=1)
         )
     req, _ = _load(request_id)
     return kind_of(req).execute_workflow() if req.attempt >= 1 else None
@@ -621,7 +624,7 @@ def _actions_for(copy: CardCopy, req: Request, steps: list[ApprovalStep]) -> lis
         actions += [cards.APPROVE, cards.DENY]
     if copy.audience in ("requester", "channel"):
         actions += kind_of(req).requester_actions(req)
-        if req.status in ("failed", "partly_failed"):
+        if req.status in permissions.RETRYABLE:
             actions.append(cards.RETRY)
     return actions
 
@@ -635,7 +638,7 @@ def _post_cards(request_id: int) -> None:
         have = {c.channel_id for c in session.exec(select(CardCopy).where(CardCopy.request_id == request_id))}
     wanted: list[tuple[str, str | None, str]] = [("requester", req.requester_slack_id, "")]
     current = _current_step(steps)
-    if current is not None and req.status == "pending":
+    if current is not None and req.status == RequestStatus.PENDING:
         wanted += [("approver", sid, "") for sid in current.approver_slack_ids if sid]
     if req.channel_id and req.channel_id[:1] in ("C", "G"):
         wanted.append(("channel", None, req.channel_id))
@@ -646,7 +649,7 @@ def _post_cards(request_id: int) -> None:
         copy = CardCopy(
             request_id=request_id, channel_id=channel, ts="", audience=audience, recipient_slack_id=recipient
         )
-        blocks = cards.request_blocks(req, steps, actions=_actions_for(copy, req, steps))
+        blocks = cards.request_blocks(req, steps, actions=_actions_for(copy, req, steps), fields=card_fields(req))
         posted = rt.slack.post(channel, cards.request_text(req), blocks)
         copy.ts = posted.ts
         copy.channel_id = posted.channel
@@ -662,7 +665,7 @@ def _refresh_cards(request_id: int) -> None:
     with rt.db.session() as session:
         copies = list(session.exec(select(CardCopy).where(CardCopy.request_id == request_id)))
     for copy in copies:
-        blocks = cards.request_blocks(req, steps, actions=_actions_for(copy, req, steps))
+        blocks = cards.request_blocks(req, steps, actions=_actions_for(copy, req, steps), fields=card_fields(req))
         rt.slack.update(copy.channel_id, copy.ts, cards.request_text(req), blocks)
 
 
@@ -675,7 +678,7 @@ def _due(now: datetime, column: Any) -> list[tuple[int, int]]:
     """Pending requests whose `column` time has come, with their version: each decision starts a new step with
     timers of its own, so the reminder (or escalation) of each step is a workflow of its own."""
     with runtime.current().db.session() as session:
-        query = select(Request.id, Request.version).where(Request.status == "pending").where(column <= now)
+        query = select(Request.id, Request.version).where(Request.status == RequestStatus.PENDING).where(column <= now)
         return [(i, v) for i, v in session.exec(query) if i is not None]
 
 
@@ -698,8 +701,8 @@ def expire_due(now: datetime) -> list[Job]:
             req = session.get(Request, request_id)
             moved = session.execute(
                 update(Request)
-                .where(col(Request.id) == request_id, col(Request.status) == "pending")
-                .values(status="expired", version=Request.version + 1, updated_at=now)
+                .where(col(Request.id) == request_id, col(Request.status) == RequestStatus.PENDING)
+                .values(status=RequestStatus.EXPIRED, version=Request.version + 1, updated_at=now)
             )
             if moved.rowcount == 1 and req is not None:  # type: ignore[attr-defined]
                 audit.append(session, actor="engops-bot", action="request.expired", request_id=request_id)
@@ -733,7 +736,7 @@ def _send_reminder(request_id: int) -> None:
             return
         req, steps = found
         current = _current_step(steps)
-        if req.status != "pending" or current is None:
+        if req.status != RequestStatus.PENDING or current is None:
             return
         targets = [s for s in current.approver_slack_ids if s]
         # Already marked: this step ran before and was stopped after its commit (the workflow id is per step of
@@ -773,7 +776,7 @@ def _widen_to_admins(request_id: int) -> bool:
             return False
         req, steps = found
         current = _current_step(steps)
-        if req.status != "pending" or current is None:
+        if req.status != RequestStatus.PENDING or current is None:
             return False
         if current.escalated:  # this step ran before (the workflow id is per step): post the cards it may not have
             return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.db.details import RequestDetails
 from bot.db.models import Request
 
 
@@ -17,6 +18,11 @@ class PlanError(Exception):
 
 class RequestKind(Protocol):
     name: str
+
+    @property
+    def details_model(self) -> type[RequestDetails]:
+        """What its requests keep in `Request.details`."""
+        ...
 
     def plan(self, req: Request) -> list[str]:
         """Lines saying exactly what will change. Runs in a workflow (provider lookups allowed)."""
@@ -30,6 +36,11 @@ class RequestKind(Protocol):
         """Extra buttons on the requester's and channel's copies (e.g. Revoke now)."""
         ...
 
+    def card_fields(self, req: Request) -> list[tuple[str, str]]:
+        """Lines of the kind's own on the card, (label, plain text), after the requester and the status (access: For
+        how long)."""
+        ...
+
 
 KINDS: dict[str, RequestKind] = {}
 
@@ -40,3 +51,7 @@ def register_kind(kind: RequestKind) -> None:
 
 def kind_of(req: Request) -> RequestKind:
     return KINDS[req.kind]
+
+
+def card_fields(req: Request) -> list[tuple[str, str]]:
+    return kind_of(req).card_fields(req)

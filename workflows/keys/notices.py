@@ -4,6 +4,7 @@ deleted, rolled back)."""
 
 from __future__ import annotations
 
+from bot.db.details import details_of
 from bot.db.models import Request
 from bot.db.models_keys import KeyRotation
 from bot.slack import key_views
@@ -11,6 +12,7 @@ from bot.slack.escape import escape
 from workflows.engine import people, runtime
 from workflows.engine.approvals import refresh_cards
 from workflows.engine.durable import step
+from workflows.keys.details import KeyRotationDetails
 from workflows.keys.failpoints import FAILPOINTS
 from workflows.keys.state import request_of, rotation_of
 
@@ -18,8 +20,9 @@ from workflows.keys.state import request_of, rotation_of
 def _recipients(req: Request) -> list[str]:
     """Slack ids told about the rotation: the requester, and a service user's owners."""
     found = [req.requester_slack_id]
-    if req.details.get("service_user"):
-        found += [people.slack_id_of(str(o)) or "" for o in req.details.get("owners", [])]
+    details = details_of(req, KeyRotationDetails)
+    if details.service_user:
+        found += [people.slack_id_of(o) or "" for o in details.owners]
     return [s for s in dict.fromkeys(found) if s]
 
 

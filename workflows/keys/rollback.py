@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from bot import audit, permissions
 from bot.db import queries
+from bot.db.details import details_of
 from bot.db.engine import Database
 from bot.db.models import Request, RequestStatus
 from bot.db.models_keys import KeyRotation
@@ -18,6 +19,7 @@ from workflows.engine import runtime
 from workflows.engine.approvals import Outcome
 from workflows.engine.durable import Dispatcher, durable, step
 from workflows.engine.handover import deliver, promise
+from workflows.keys.details import KeyRotationDetails
 from workflows.keys.notices import announce
 from workflows.keys.rules import find_key
 from workflows.keys.state import audit_rotation, finish, finish_gone, move, moved, rotation_in, rotation_of
@@ -59,7 +61,7 @@ def _rotation_facts(session: Session, req: Request, rot: KeyRotation) -> permiss
         service_user=rot.service_user,
         requester_slack_id=req.requester_slack_id,
         requester_email=req.requester_email,
-        owners=tuple(str(o).lower() for o in req.details.get("owners", [])),
+        owners=tuple(o.lower() for o in details_of(req, KeyRotationDetails).owners),
         status=rot.status,
         old_key_id=rot.old_key_id,
         rolled_back_by=rot.rolled_back_by,

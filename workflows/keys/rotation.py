@@ -22,21 +22,24 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import col
 
-from bot import audit
+from bot import audit, permissions
+from bot.db.details import details_of, store_details
 from bot.db.models import Request, RequestStatus
 from bot.db.models_keys import KeyRotation
 from bot.durations import format_duration
+from bot.policy import Policy
 from bot.providers.aws import KeyLimitError
 from bot.providers.errors import NotFoundError, ProviderError
 from workflows.engine import identity, runtime
-from workflows.engine.approvals import notify_requester, refresh_cards
+from workflows.engine.approvals import NewRequest, notify_requester, refresh_cards
 from workflows.engine.durable import durable, step
 from workflows.engine.kinds import PlanError, register_kind
+from workflows.keys.details import KIND, KeyRotationDetails
 
 # Release 2 pickled what steps raised under this module's old name (`workflows.key_rotation`), so the class stays here.
 from workflows.keys.failpoints import FAILPOINTS, SimulatedCrash  # noqa: F401
 from workflows.keys.notices import send_notices
-from workflows.keys.rules import KIND, cut_off, rotation_in_progress, secret_name_for, two_key_refusal
+from workflows.keys.rules import cut_off, rotation_in_progress, secret_name_for, two_key_refusal
 from workflows.keys.state import audit_rotation, request_of, rotation_of
 
 log = logging.getLogger(__name__)
@@ -53,20 +56,22 @@ def _token(request_id: int, key_id: str) -> str:
 # --- the request kind -------------------------------------------------------------------------------------------------
 class KeyRotationKind:
     name = KIND
+    details_model = KeyRotationDetails
 
     def plan(self, req: Request) -> list[str]:
         rt = runtime.current()
         rules = rt.policy.aws_keys
-        iam_user = str(req.details.get("iam_user") or "")
+        details = details_of(req, KeyRotationDetails)
+        iam_user = details.iam_user
         aws = rt.require_aws()
         refused = cut_off(req.requester_slack_id, req.requester_email)
         if refused:
             raise PlanError(refused.rstrip("."))
         service = iam_user in rules.service_users
-        if service and (not req.details.get("service_user") or "owners" not in req.details.get("step_specs", [])):
+        if service and (not details.service_user or "owners" not in details.step_specs):
             raise PlanError(f"{iam_user} is a service user (aws_keys.service_users): one of its owners must approve.")
         if not service:
-            if req.details.get("service_user"):
+            if details.service_user:
                 raise PlanError(f"{iam_user} is not a service user in the policy (aws_keys.service_users).")
             own = identity.iam_user_of(req.requester_email)
             if isinstance(own, identity.Refusal):
@@ -106,8 +111,35 @@ class KeyRotationKind:
     def requester_actions(self, req: Request) -> list[str]:
         return []  # Reactivate old key lives on the rotation notice (key_views.notice_blocks)
 
+    def card_fields(self, req: Request) -> list[tuple[str, str]]:
+        return []
+
 
 register_kind(KeyRotationKind())
+
+
+def new_rotation_request(
+    policy: Policy, iam_user: str, reason: str, *, requester_slack_id: str, requester_email: str, channel_id: str | None
+) -> NewRequest:
+    """The rotation of `iam_user`'s keys. Whether it is a service user's is decided by the name, never by what the
+    preview said: one of its owners must approve (SPEC §6.3). Your own keys need no approval, but the audit
+    records the auto-approval."""
+    service = policy.aws_keys.service_users.get(iam_user)
+    return NewRequest(
+        kind=KIND,
+        requester_slack_id=requester_slack_id,
+        requester_email=requester_email,
+        summary=f"Rotate the AWS access keys of {'IAM user' if service is None else 'service user'} {iam_user}",
+        reason=reason or "Routine rotation",
+        step_specs=permissions.rotation_steps(iam_user, policy.aws_keys.service_users),
+        details=KeyRotationDetails(
+            iam_user=iam_user,
+            service_user=service is not None,
+            owners=[] if service is None else [o.lower() for o in service.owners],
+        ),
+        channel_id=channel_id,
+        auto_approve=service is None,
+    )
 
 
 # --- the protocol ---------------------------------------------------------------------------------------------------
@@ -123,7 +155,8 @@ def _prepare(request_id: int) -> str | None:
                 existing.status = "preparing"
                 session.add(existing)
             return None
-        iam_user, service = str(req.details["iam_user"]), bool(req.details.get("service_user"))
+        details = details_of(req, KeyRotationDetails)
+        iam_user, service = details.iam_user, details.service_user
     try:
         keys = rt.require_aws().list_keys(iam_user)
     except ProviderError as exc:
@@ -238,7 +271,9 @@ def _start_grace(request_id: int, made: dict[str, str]) -> None:
         else:
             rot.status, rot.finished_at = "done", now
             req.status = RequestStatus.DONE
-        req.details = {**req.details, "new_key_id": rot.new_key_id, "secret_name": rot.secret_name}
+        details = details_of(req, KeyRotationDetails)
+        details.new_key_id, details.secret_name = rot.new_key_id, rot.secret_name
+        store_details(req, details)
         req.version += 1
         req.updated_at = now
         session.add(rot)
@@ -275,7 +310,7 @@ def _mark_rotation_failed(request_id: int, error: str) -> None:
             actor="engops-bot",
             action="aws_keys.rotation_failed",
             request_id=request_id,
-            subject=str(req.details.get("iam_user", "")),
+            subject=details_of(req, KeyRotationDetails).iam_user,
             detail={"error": error},
         )
 

@@ -9,14 +9,15 @@ from sqlmodel import Session, col, select
 
 from bot import permissions
 from bot.db import queries
-from bot.db.models import Request
+from bot.db.details import details_of
+from bot.db.models import Request, RequestStatus
 from bot.db.models_keys import KeyRotation
 from bot.providers.aws import AccessKey
 from workflows.engine import runtime
+from workflows.keys.details import KIND, KeyRotationDetails
 
-KIND = "key_rotation"
 IN_PROGRESS = ("preparing", "grace", "deactivating", "deactivated", "deleting", "reactivating")
-_OPEN_REQUEST = ("submitted", "pending", "approved", "running")
+_OPEN_REQUEST = (RequestStatus.SUBMITTED, RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.RUNNING)
 
 
 def two_key_refusal(iam_user: str, keys: list[AccessKey]) -> tuple[str | None, str | None]:
@@ -53,7 +54,7 @@ def rotation_in_progress(session: Session, iam_user: str, before: int | None = N
     if before is not None:
         query = query.where(col(Request.id) < before)
     for req in session.exec(query.order_by(col(Request.id))):
-        if req.details.get("iam_user") == iam_user:
+        if details_of(req, KeyRotationDetails).iam_user == iam_user:
             return req.ref
     return None
 

@@ -20,19 +20,21 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from bot import audit
-from bot.db.models import Grant, Handover, Request
+from bot.db.details import RequestDetails, details_of, store_details
+from bot.db.models import Grant, Handover, Request, RequestStatus
 from bot.db.models_keys import KeyRotation
 from workflows.engine import runtime
 from workflows.engine.approvals import change_job
 from workflows.engine.handover import promise
+from workflows.engine.kinds import kind_of
 from workflows.engine.sweep import Job
 
 ACTOR = "engops-bot"
-OPEN_REQUEST = ("submitted", "pending", "failed", "partly_failed")  # a failed one could be retried
+# a failed one could be retried
+OPEN_REQUEST = (RequestStatus.SUBMITTED, RequestStatus.PENDING, RequestStatus.FAILED, RequestStatus.PARTLY_FAILED)
 # Rotations at rest; the others (deactivating, deleting, reactivating) are mid-step in key_rotation.py and
 # end on their own: a rollback is refused for an offboarded person (bot/permissions.py).
 STOPPABLE_ROTATION = ("preparing", "grace", "deactivated", "failed")
-MARK = "offboarded_by"  # in Request.details: the offboarding request that ended it (REQ id)
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,11 @@ def _reason(request_id: int) -> str:
     return f"offboarding REQ-{request_id}"
 
 
-def _end_request(session: Session, req: Request, status: str, request_id: int, now: datetime) -> Job | None:
+def _end_request(session: Session, req: Request, status: RequestStatus, request_id: int, now: datetime) -> Job | None:
     """Compare-and-set on the version; returns the card refresh job (None: it changed meanwhile)."""
     assert req.id is not None
     version = req.version + 1
+    cancelled = status == RequestStatus.CANCELLED
     moved = session.execute(
         update(Request)
         .where(col(Request.id) == req.id, col(Request.version) == req.version)
@@ -70,18 +73,27 @@ def _end_request(session: Session, req: Request, status: str, request_id: int, n
             status=status,
             version=version,
             updated_at=now,
-            deny_reason="offboarded" if status == "cancelled" else req.deny_reason,
-            decided_by_email=ACTOR if status == "cancelled" else req.decided_by_email,
-            decided_at=now if status == "cancelled" else req.decided_at,
+            deny_reason="offboarded" if cancelled else req.deny_reason,
+            decided_by_email=ACTOR if cancelled else req.decided_by_email,
+            decided_at=now if cancelled else req.decided_at,
             expires_at=None,
             remind_at=None,
             escalate_at=None,
-            details={**req.details, MARK: request_id, **({"grant_active": False} if status == "revoked" else {})},
         )
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         return None
+    _mark_ended(req, status, request_id)  # the row is this transaction's now
+    session.add(req)
     return promise(session, *change_job(req.id, version))
+
+
+def _mark_ended(req: Request, status: RequestStatus, request_id: int) -> None:
+    """Which offboarding ended the request (`card_jobs` finds it by this), in the kind's own details model, which
+    adds what it means for the kind (an access grant is no longer active)."""
+    details = details_of(req, kind_of(req).details_model)
+    details.ended_by_offboarding(request_id, status)
+    store_details(req, details)
 
 
 def cancel_open_requests(email: str, request_id: int) -> list[str]:
@@ -96,7 +108,7 @@ def cancel_open_requests(email: str, request_id: int) -> list[str]:
             .where(or_(col(Request.requester_email) == email, col(Request.subject_email) == email))
         ).all()
         for req in rows:
-            if _end_request(session, req, "cancelled", request_id, now) is None:
+            if _end_request(session, req, RequestStatus.CANCELLED, request_id, now) is None:
                 continue
             cancelled.append(req.ref)
             audit.append(
@@ -135,7 +147,7 @@ def stop_rotations(email: str, request_id: int) -> tuple[list[str], list[str]]:
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 continue
-            _end_request(session, req, "cancelled", request_id, now)
+            _end_request(session, req, RequestStatus.CANCELLED, request_id, now)
             stopped.append(req.ref)
             audit.append(
                 session,
@@ -168,7 +180,7 @@ def close_grant(grant: Grant, request_id: int) -> str | None:
             return None
         req = session.get(Request, grant.request_id)
         assert req is not None
-        _end_request(session, req, "revoked", request_id, now)
+        _end_request(session, req, RequestStatus.REVOKED, request_id, now)
         audit.append(
             session,
             actor=ACTOR,
@@ -188,7 +200,7 @@ def card_jobs(request_id: int) -> list[Job]:
         ours = {
             req.id
             for req in session.exec(select(Request).where(col(Request.id).in_(sorted(ids))))
-            if req.details.get(MARK) == request_id
+            if details_of(req, RequestDetails).offboarded_by == request_id
         }
         return [(r.workflow, r.workflow_id, list(r.args)) for r in rows if r.args and int(r.args[0]) in ours]
 

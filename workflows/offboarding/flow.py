@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from bot import audit, permissions
 from bot.db import queries
+from bot.db.details import details_of, store_details
 from bot.db.engine import Database
 from bot.db.models import Request, RequestStatus, Run, RunStep
 from bot.policy import Policy
@@ -31,6 +32,7 @@ from workflows.engine.kinds import PlanError, register_kind
 from workflows.offboarding import progress, steps
 from workflows.offboarding import record as offboarding_record
 from workflows.offboarding import transfer as offboarding_transfer
+from workflows.offboarding.details import OffboardingDetails, Undo
 from workflows.offboarding.end_grants import card_jobs
 from workflows.offboarding.plan import (
     bulk_summary,
@@ -101,21 +103,22 @@ def new_request(
         reason=reason,
         step_specs=list(policy.offboarding.approvals),
         subject_email=emails[0] if len(emails) == 1 else None,
-        details={
-            "subjects": emails,
-            "reasons": {k.lower(): v for k, v in (reasons or {}).items() if v},
-            "source": source,
-        },
+        details=OffboardingDetails(
+            subjects=emails,
+            reasons={k.lower(): v for k, v in (reasons or {}).items() if v},
+            source=source,
+        ),
         channel_id=channel_id,
     )
 
 
 class OffboardingKind:
     name = KIND
+    details_model = OffboardingDetails
 
     def plan(self, req: Request) -> list[str]:
         rt = runtime.current()
-        emails = [str(e) for e in req.details.get("subjects", [])]
+        emails = details_of(req, OffboardingDetails).subjects
         if not emails:
             raise PlanError("nobody to offboard.")
         not_allowed = live_refusal(req.requester_slack_id)
@@ -143,6 +146,9 @@ class OffboardingKind:
 
     def requester_actions(self, req: Request) -> list[str]:
         return []  # Retry and Undo live on the run's progress message
+
+    def card_fields(self, req: Request) -> list[tuple[str, str]]:
+        return []
 
 
 register_kind(OffboardingKind())
@@ -226,7 +232,8 @@ def _prepare_offboarding_run(request_id: int, attempt: int) -> int:
         run.status, run.finished_at = "running", None
         session.add(run)
         existing = {(r.subject, r.step): r for r in session.exec(select(RunStep).where(RunStep.run_id == run.id))}
-        for email in req.details.get("subjects", []):
+        subjects = details_of(req, OffboardingDetails).subjects
+        for email in subjects:
             for position, name in enumerate(rt.policy.offboarding.steps):
                 row = existing.get((email, name))
                 if row is None:
@@ -239,21 +246,21 @@ def _prepare_offboarding_run(request_id: int, attempt: int) -> int:
             actor="engops-bot",
             action="offboarding.run_started",
             request_id=request_id,
-            detail={"attempt": attempt, "people": len(req.details.get("subjects", []))},
+            detail={"attempt": attempt, "people": len(subjects)},
         )
         assert run.id is not None
         return run.id
 
 
-def _result_text(req: Request, status: str, failures: list[RunStep]) -> str:
-    who = req.subject_email or f"{len(req.details.get('subjects', []))} people"
-    record = (req.details.get("record") or {}).get("web_url")
-    where = f" Record: {record}" if record else ""
-    if status == "done":
+def _result_text(req: Request, status: RequestStatus, failures: list[RunStep]) -> str:
+    details = details_of(req, OffboardingDetails)
+    who = req.subject_email or f"{len(details.subjects)} people"
+    where = f" Record: {details.record.web_url}" if details.record else ""
+    if status == RequestStatus.DONE:
         return f"Done: {req.ref} offboarded {who}; every step finished.{where}"
     first = failures[0]
     more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-    verdict = "failed" if status == "failed" else "partly failed"
+    verdict = "failed" if status == RequestStatus.FAILED else "partly failed"
     return (
         f"{req.ref} {verdict}: {first.subject} {first.step}: {first.detail}{more}. "
         f"Use Retry failed steps on the progress message.{where}"
@@ -274,9 +281,7 @@ def _finish_offboarding_run(run_id: int) -> str:
         )
         failures = [r for r in rows if r.status == "failed"]
         worked = any(r.status in ("done", "skipped") for r in rows)
-        status = (
-            RequestStatus.DONE if not failures else RequestStatus.PARTLY_FAILED if worked else RequestStatus.FAILED
-        )
+        status = RequestStatus.DONE if not failures else RequestStatus.PARTLY_FAILED if worked else RequestStatus.FAILED
         run.status, run.finished_at = status.value, now
         req.status, req.version, req.updated_at = status, req.version + 1, now
         req.error = None if not failures else f"{len(failures)} step(s) failed"
@@ -327,14 +332,12 @@ def claim_undo(db: Database, dispatcher: Dispatcher, request_id: int, clicker: s
             return Outcome(False, verdict.message)
         email = actor.email
         version = req.version + 1
-        details = {**req.details, "undo": {"by": email, "at": now.isoformat()}}
         moved = session.execute(
             update(Request)
             .where(col(Request.id) == request_id, col(Request.version) == req.version)
             .values(
-                status="undone",
+                status=RequestStatus.UNDONE,
                 version=version,
-                details=details,
                 updated_at=now,
                 decided_by_email=email,
                 decided_by_slack_id=clicker,
@@ -343,6 +346,10 @@ def claim_undo(db: Database, dispatcher: Dispatcher, request_id: int, clicker: s
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return Outcome(False, f"Someone else acted on {req.ref} at the same moment; nothing changed.")
+        details = details_of(req, OffboardingDetails)  # the row is this transaction's now
+        details.undo = Undo(by=email, at=now)
+        store_details(req, details)
+        session.add(req)
         run.status = "undoing"
         session.add(run)
         audit.append(session, actor=email, action="offboarding.undo_requested", request_id=request_id)
@@ -381,7 +388,8 @@ def _finish_offboarding_undo(run_id: int) -> str:
         failures = [r for r in rows if r.status == "failed"]
         run.status = "undone"
         session.add(run)
-        by = (req.details.get("undo") or {}).get("by", "an IT admin")
+        undo = details_of(req, OffboardingDetails).undo
+        by = undo.by if undo else "an IT admin"
         audit.append(
             session,
             actor=by,

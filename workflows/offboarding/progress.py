@@ -12,13 +12,14 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import NamedTuple
 
 from sqlmodel import col, select
 
+from bot import permissions
 from bot.db import queries
-from bot.db.models import Request, Run, RunStep
+from bot.db.details import details_of
+from bot.db.models import Request, RequestStatus, Run, RunStep
 from bot.slack.messenger import SlackCallError
 from bot.slack.offboarding_views import (
     MAX_PERSON_ROWS,
@@ -29,12 +30,12 @@ from bot.slack.offboarding_views import (
 )
 from workflows.engine import runtime
 from workflows.engine.durable import step
+from workflows.offboarding.details import OffboardingDetails
 
 log = logging.getLogger(__name__)
 
 # SPEC: at most once a second. chat.update is Tier 3 (about 50 a minute), so a little slower than that.
 UPDATE_INTERVAL = 1.2
-UNDO_WINDOW = timedelta(hours=24)
 UNDO_STEPS = ("google_unsuspend", "okta_unsuspend")
 UNDOABLE_STEPS = ("google_suspend", "okta_suspend")
 RECORD_STEP = "gitlab_issue"
@@ -104,7 +105,8 @@ def snapshot(run_id: int) -> tuple[ProgressSnapshot, Run]:
     for row in rows:
         by_person[row.subject].append(row)
         counts[row.step][row.status] += 1
-    people = list(dict.fromkeys(str(e) for e in req.details.get("subjects", []))) or sorted(by_person)
+    details = details_of(req, OffboardingDetails)
+    people = list(dict.fromkeys(details.subjects)) or sorted(by_person)
     finished = sum(
         1
         for email in people
@@ -136,29 +138,30 @@ def snapshot(run_id: int) -> tuple[ProgressSnapshot, Run]:
         step_counts=[(s, dict(counts[s])) for s in order if s in counts],
         failures=failures,
         person_steps=person_steps,
-        can_retry=req.status in ("failed", "partly_failed"),
+        can_retry=req.status in permissions.RETRYABLE,
         can_undo=(
-            req.status in ("done", "partly_failed")
+            req.status in (RequestStatus.DONE, RequestStatus.PARTLY_FAILED)
             and undoable
             and run.finished_at is not None
-            and now - run.finished_at < UNDO_WINDOW
+            and now - run.finished_at < permissions.UNDO_WINDOW
         ),
         note=_note(req, run),
-        record_url=(req.details.get("record") or {}).get("web_url"),
+        record_url=details.record.web_url if details.record else None,
     )
     return snap, run
 
 
 def _note(req: Request, run: Run) -> str:
-    undo = req.details.get("undo") or {}
+    undo = details_of(req, OffboardingDetails).undo
+    by = undo.by if undo else "an IT admin"
     if run.status == "undoing":
-        return f"Undo requested by {undo.get('by', 'an IT admin')}: unsuspending Google and Okta…"
+        return f"Undo requested by {by}: unsuspending Google and Okta…"
     if run.status == "undone":
         return (
-            f"Undone by {undo.get('by', 'an IT admin')}: Google and Okta accounts unsuspended. "
+            f"Undone by {by}: Google and Okta accounts unsuspended. "
             "AWS access keys stay inactive; reactivate them by hand if needed."
         )
-    if req.status == "running" and req.attempt > 1:
+    if req.status == RequestStatus.RUNNING and req.attempt > 1:
         return f"Retry (attempt {req.attempt}): only the failed steps run again."
     return ""
 

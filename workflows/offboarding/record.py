@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from bot import audit
 from bot.db import queries
+from bot.db.details import details_of, store_details
 from bot.db.models import Request, Run, RunStep, TrackedIssue
 from bot.gitlab_text import gitlab_safe, gitlab_title
 from bot.providers.errors import ProviderError
@@ -22,6 +23,7 @@ from workflows.engine import runtime
 from workflows.engine.durable import step
 from workflows.engine.runtime import NotConfiguredError
 from workflows.offboarding import progress
+from workflows.offboarding.details import OffboardingDetails, RecordIssue
 from workflows.offboarding.steps import Recorded, describe_error, done, failed, write_outcomes
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ def record_table(steps: list[str], people: list[str], rows: list[RunStep]) -> st
 
 
 def record_body(req: Request, people: list[str], steps: list[str], rows: list[RunStep]) -> str:
-    reasons = req.details.get("reasons") or {}
+    reasons = details_of(req, OffboardingDetails).reasons
     parts = [
         f"Offboarding **{req.ref}**, run by EngOps Bot.",
         "",
@@ -67,7 +69,7 @@ def record_body(req: Request, people: list[str], steps: list[str], rows: list[Ru
     ]
     if reasons:
         parts += ["", "### Reasons given per person", ""]
-        parts += [f"- {_cell(email)}: {_cell(str(reasons[email]))}" for email in people if reasons.get(email)]
+        parts += [f"- {_cell(email)}: {_cell(reasons[email])}" for email in people if reasons.get(email)]
     return "\n".join(parts)
 
 
@@ -100,12 +102,13 @@ def file_offboarding_record(run_id: int, attempt: int) -> None:
     record_rows = [r for r in rows if r.step == progress.RECORD_STEP]
     if not record_rows:
         return  # the policy does not list gitlab_issue
-    people = [str(e) for e in req.details.get("subjects", [])]
+    details = details_of(req, OffboardingDetails)
+    people = details.subjects
     steps: list[str] = [s for s in rt.policy.offboarding.steps if s != progress.RECORD_STEP]
     team = rt.policy.team(rt.policy.offboarding.team)
     project = str(team.tracker)
     pending = [r for r in record_rows if r.status == "pending"]
-    record = req.details.get("record")
+    record = details.record
     try:
         if record is None:
             if not pending:
@@ -115,33 +118,33 @@ def file_offboarding_record(run_id: int, attempt: int) -> None:
                 project, title, record_body(req, people, steps, rows), [*team.labels, "chatops", "offboarding"]
             )
             record = _remember_record(run, req, project, iid, url, title, team.key)
-        elif attempt > 1 and attempt not in req.details.get("record_notes", []):
+        elif attempt > 1 and attempt not in details.record_notes:
             note = f"Retry (attempt {attempt}) finished:\n\n" + record_table(steps, people, rows)
-            rt.require_gitlab().add_note(project, int(record["iid"]), note)
+            rt.require_gitlab().add_note(project, record.iid, note)
             _note_added(req.id or 0, attempt)
     except (ProviderError, NotConfiguredError) as exc:
         outcome = failed(describe_error(exc) if isinstance(exc, ProviderError) else str(exc))
     else:
-        outcome = done(f"filed as {record['project']}#{record['iid']}")
+        outcome = done(f"filed as {record.project}#{record.iid}")
     if pending:
         write_outcomes(req.id or 0, [Recorded(r.id or 0, r.subject, r.step, outcome) for r in pending])
 
 
-def _record_of(request_id: int) -> dict[str, object]:
+def _record_of(request_id: int) -> RecordIssue | None:
     with runtime.current().db.session() as session:
         req = session.get(Request, request_id)
         assert req is not None
-        return dict(req.details.get("record") or {})
+        return details_of(req, OffboardingDetails).record
 
 
-def _remember_record(
-    run: Run, req: Request, project: str, iid: int, url: str, title: str, team: str
-) -> dict[str, object]:
-    record: dict[str, object] = {"project": project, "iid": iid, "web_url": url}
+def _remember_record(run: Run, req: Request, project: str, iid: int, url: str, title: str, team: str) -> RecordIssue:
+    record = RecordIssue(project=project, iid=iid, web_url=url)
     with runtime.current().db.session() as session:
         row = session.get(Request, req.id)
         assert row is not None
-        row.details = {**row.details, "record": record}
+        details = details_of(row, OffboardingDetails)
+        details.record = record
+        store_details(row, details)
         session.add(row)
         known = session.exec(
             select(TrackedIssue).where(TrackedIssue.project == project, TrackedIssue.iid == iid)
@@ -177,7 +180,9 @@ def _note_added(request_id: int, attempt: int) -> None:
     with runtime.current().db.session() as session:
         row = session.get(Request, request_id)
         assert row is not None
-        row.details = {**row.details, "record_notes": [*row.details.get("record_notes", []), attempt]}
+        details = details_of(row, OffboardingDetails)
+        details.record_notes = [*details.record_notes, attempt]
+        store_details(row, details)
         session.add(row)
         audit.append(
             session,
@@ -197,9 +202,9 @@ def _note_added(request_id: int, attempt: int) -> None:
 def note_on_offboarding_record(request_id: int, text: str) -> None:
     """Best effort: tell the record what happened after it was filed (e.g. an undo)."""
     record = _record_of(request_id)
-    if not record:
+    if record is None:
         return
     try:
-        runtime.current().require_gitlab().add_note(str(record["project"]), int(str(record["iid"])), gitlab_safe(text))
+        runtime.current().require_gitlab().add_note(record.project, record.iid, gitlab_safe(text))
     except (ProviderError, NotConfiguredError) as exc:
         log.warning("could not add a note to the record of REQ-%s: %s", request_id, exc)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dbos import DBOS
 from sqlmodel import col, select
 
+from bot.db.details import details_of, store_details
 from bot.db.models import Request, Run, RunStep
 from bot.providers.errors import NotFoundError, ProviderError
 from bot.providers.google import GoogleUser
@@ -23,6 +24,7 @@ from workflows.engine import identity, people, runtime
 from workflows.engine.durable import step
 from workflows.engine.runtime import NotConfiguredError
 from workflows.offboarding import steps
+from workflows.offboarding.details import OffboardingDetails, Transfer
 
 STEP = "google_transfer_data"
 DRIVE, CALENDAR = "Drive and Docs", "Calendar"
@@ -93,15 +95,16 @@ def _remember(request_id: int, email: str, transfer_id: str, to: str) -> None:
     """The transfer's id in the request's details (row locked: people's steps run in parallel)."""
     with runtime.current().db.session() as session:
         req = session.exec(select(Request).where(col(Request.id) == request_id).with_for_update()).one()
-        transfers = dict(req.details.get("transfers") or {})
-        if transfers.get(email, {}).get("id") == transfer_id:
+        details = details_of(req, OffboardingDetails)
+        known = details.transfers.get(email)
+        if known is not None and known.id == transfer_id:
             return
-        transfers[email] = {"id": transfer_id, "to": to}
-        req.details = {**req.details, "transfers": transfers}
+        details.transfers = {**details.transfers, email: Transfer(id=transfer_id, to=to)}
+        store_details(req, details)
         session.add(req)
 
 
-def _running(run_id: int) -> tuple[int, list[RunStep], dict[str, dict[str, str]]]:
+def _running(run_id: int) -> tuple[int, list[RunStep], dict[str, Transfer]]:
     """The run's request, its transfer steps still running, and the transfers it started."""
     with runtime.current().db.session() as session:
         run = session.get(Run, run_id)
@@ -113,23 +116,23 @@ def _running(run_id: int) -> tuple[int, list[RunStep], dict[str, dict[str, str]]
                 select(RunStep).where(RunStep.run_id == run_id, RunStep.step == STEP, RunStep.status == "running")
             )
         )
-        return run.request_id, rows, dict(req.details.get("transfers") or {})
+        return run.request_id, rows, details_of(req, OffboardingDetails).transfers
 
 
-def _checked(row: RunStep, transfer: dict[str, str]) -> steps.StepOutcome | None:
+def _checked(row: RunStep, transfer: Transfer) -> steps.StepOutcome | None:
     """The outcome once Google says the transfer ended; None while it runs (or Google does not answer now)."""
-    to = transfer.get("to", "the handover person")
+    to = transfer.to
     try:
-        status = runtime.current().require_google().get_transfer(transfer["id"]).status
+        status = runtime.current().require_google().get_transfer(transfer.id).status
     except NotFoundError:
-        return steps.failed(f"Google does not know transfer {transfer['id']} any more; Retry starts a new one")
+        return steps.failed(f"Google does not know transfer {transfer.id} any more; Retry starts a new one")
     except (ProviderError, NotConfiguredError):
         return None  # asked again at the next check
     if status == "completed":
         return steps.done(f"Drive and Calendar transferred to {to}")
     if status == "failed":
         return steps.failed(
-            f"Google reports the transfer to {to} failed (transfer {transfer['id']}); Retry starts a new one"
+            f"Google reports the transfer to {to} failed (transfer {transfer.id}); Retry starts a new one"
         )
     return None
 
@@ -145,7 +148,7 @@ def check_transfers(run_id: int, give_up: bool = False) -> int:
         if outcome is None and give_up:
             outcome = steps.failed(
                 f"not completed after {MAX_CHECKS * CHECK_EVERY / 3600:.0f} hours: check transfer "
-                f"{(transfer or {}).get('id')} in the Google Admin console"
+                f"{transfer.id if transfer else None} in the Google Admin console"
             )
         if outcome is not None:
             finished.append(steps.Recorded(row.id or 0, row.subject, STEP, outcome))

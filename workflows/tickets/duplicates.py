@@ -14,6 +14,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot import audit
+from bot.db.details import store_details
 from bot.db.engine import Database
 from bot.db.models import Request, RequestStatus, TrackedIssue
 from bot.providers.errors import NotFoundError, ProviderError, TransientError
@@ -23,8 +24,9 @@ from workflows.engine import runtime
 from workflows.engine.approvals import Outcome
 from workflows.engine.durable import Dispatcher, step
 from workflows.engine.handover import deliver, promise
+from workflows.tickets.details import Duplicate, Offer, TicketDetails
 from workflows.tickets.filing_form import KINDS
-from workflows.tickets.filing_record import issue_info, load, merge_details, team_of, tracked_for
+from workflows.tickets.filing_record import change_details, issue_info, load, team_of, ticket_details, tracked_for
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,8 @@ def similar(a: str, b: str) -> bool:
 def find_duplicate(request_id: int) -> dict[str, Any] | None:
     """An open issue this requester filed through the bot in the same tracker, with a near-identical title."""
     req = load(request_id)
-    if req.details.get("skip_duplicate_check") or tracked_for(request_id) is not None:
+    details = ticket_details(req)
+    if details.skip_duplicate_check or tracked_for(request_id) is not None:
         return None
     rt = runtime.current()
     team = team_of(req)
@@ -58,7 +61,9 @@ def find_duplicate(request_id: int) -> dict[str, Any] | None:
             .where(col(Request.status) == RequestStatus.FILED)
             .order_by(col(TrackedIssue.id).desc())
         ).all()
-        candidates = [(t.project, t.iid, t.request_id) for t, other in rows if similar(other.summary, req.summary)]
+        candidates = [
+            (t.project, t.iid, other.id) for t, other in rows if other.id and similar(other.summary, req.summary)
+        ]
     if not candidates or rt.gitlab is None:
         return None
     tracker = rt.gitlab
@@ -72,8 +77,9 @@ def find_duplicate(request_id: int) -> dict[str, Any] | None:
                 raise
             return None  # the check is a courtesy: filing goes on and reports real tracker problems
         # a confidential request is never offered to go into an issue everyone can read
-        if issue.state == "opened" and (issue.confidential or not req.details.get("confidential")):
-            return {**issue_info(issue), "request_id": other_id}
+        if issue.state == "opened" and (issue.confidential or not details.confidential):
+            # a step's output: stored as plain JSON, as release 2 stored it
+            return Duplicate(**issue_info(issue).model_dump(), request_id=other_id).model_dump(mode="json")
     return None
 
 
@@ -81,23 +87,25 @@ def find_duplicate(request_id: int) -> dict[str, Any] | None:
 def offer_duplicate(request_id: int, duplicate: dict[str, Any]) -> None:
     rt = runtime.current()
     req = load(request_id)
-    offer = req.details.get("offer")
-    if not offer or offer.get("closed"):  # a step that ran before may have posted it already
+    found = Duplicate.model_validate(duplicate)
+    offer = ticket_details(req).offer
+    if offer is None or offer.closed:  # a step that ran before may have posted it already
         text, blocks = triage_views.duplicate_offer(
             ref=req.ref,
             request_id=request_id,
-            issue_url=duplicate["web_url"],
-            issue_ref=duplicate["ref"],
-            issue_title=duplicate["title"],
+            issue_url=found.web_url,
+            issue_ref=found.ref,
+            issue_title=found.title,
         )
         posted = rt.slack.dm(req.requester_slack_id, text, blocks)
-        offer = {"channel": posted.channel, "ts": posted.ts}
+        offer = Offer(channel=posted.channel, ts=posted.ts)
     with rt.db.session() as session:
         row = session.get(Request, request_id)
         assert row is not None
         row.status, row.version, row.updated_at = RequestStatus.WAITING_FOR_REQUESTER, row.version + 1, rt.clock.now()
-        details = {k: v for k, v in row.details.items() if k != "chosen"}
-        row.details = {**details, "duplicate": duplicate, "offer": offer}
+        details = ticket_details(row)
+        details.chosen, details.duplicate, details.offer = None, found, offer
+        store_details(row, details)
         session.add(row)
         audit.append(
             session,
@@ -105,7 +113,7 @@ def offer_duplicate(request_id: int, duplicate: dict[str, Any]) -> None:
             action="request.duplicate_offered",
             request_id=request_id,
             subject=req.requester_email,
-            detail={"issue": duplicate["ref"]},
+            detail={"issue": found.ref},
         )
 
 
@@ -120,20 +128,24 @@ def answer_duplicate_offer(
         if clicker != req.requester_slack_id:
             return Outcome(False, f"Only the requester can decide what happens to {req.ref}.")
         attempt, version = req.attempt + (0 if add else 1), req.version + 1
-        details = {**req.details, "skip_duplicate_check": not add, "chosen": "add" if add else "new"}
         moved = session.execute(
             update(Request)
             .where(col(Request.id) == request_id, col(Request.status) == RequestStatus.WAITING_FOR_REQUESTER)
-            .values(status=RequestStatus.RUNNING, attempt=attempt, version=version, updated_at=now, details=details)
+            .values(status=RequestStatus.RUNNING, attempt=attempt, version=version, updated_at=now)
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
             return Outcome(False, f"{req.ref} is not waiting for your choice any more; nothing changed.")
+        # the row is ours now (the update above holds it until this transaction ends)
+        details = ticket_details(req)
+        details.skip_duplicate_check, details.chosen = not add, "add" if add else "new"
+        store_details(req, details)
+        session.add(req)
         audit.append(
             session,
             actor=req.requester_email or clicker,
             action="request.duplicate_choice",
             request_id=request_id,
-            detail={"choice": details["chosen"]},
+            detail={"choice": details.chosen},
         )
         if add:
             job = promise(session, "add_to_issue", f"add-{request_id}-v{version}", request_id)
@@ -149,13 +161,19 @@ def answer_duplicate_offer(
 def close_offer(request_id: int) -> None:
     """Once the requester chose, the duplicate offer loses its buttons and says what they chose."""
     req = load(request_id)
-    offer, chosen = req.details.get("offer"), req.details.get("chosen")
-    if not offer or not chosen or offer.get("closed"):
+    details = ticket_details(req)
+    offer, chosen = details.offer, details.chosen
+    if offer is None or chosen is None or offer.closed:
         return
     choice = "you chose to add it to the existing issue." if chosen == "add" else "you chose to file a new issue."
     text, blocks = triage_views.offer_answered(ref=req.ref, choice=choice)
     try:
-        runtime.current().slack.update(str(offer["channel"]), str(offer["ts"]), text, blocks)
+        runtime.current().slack.update(offer.channel, offer.ts, text, blocks)
     except SlackCallError as exc:
         log.info("cannot update the offer of %s: %s", req.ref, exc.error)
-    merge_details(request_id, offer={**offer, "closed": True})
+    change_details(request_id, _offer_closed)
+
+
+def _offer_closed(stored: TicketDetails) -> None:
+    if stored.offer is not None:
+        stored.offer.closed = True

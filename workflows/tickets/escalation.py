@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from bot import audit, permissions
 from bot.db import queries
 from bot.db.engine import Database
-from bot.db.models import Escalation, Person, Request, TrackedIssue
+from bot.db.models import Escalation, Person, Request, RequestStatus, TrackedIssue
 from bot.db.models_triage import EscalationCard
 from bot.policy import Policy
 from bot.slack import triage_views
@@ -33,6 +33,7 @@ from workflows.engine.durable import Dispatcher, durable, step
 from workflows.engine.handover import deliver, promise
 from workflows.engine.sweep import Job, due_handler
 from workflows.tickets import triage
+from workflows.tickets.filing_record import ticket_details
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,8 @@ def _view(escalation_id: int) -> tuple[triage_views.EscalationView, str]:
             else None
         )
     team = rt.policy.team(esc.team)
-    urgency = triage.URGENCIES.get(str(req.details.get("urgency")), triage.URGENCIES[triage.DEFAULT_URGENCY])[0]
+    details = ticket_details(req)
+    urgency = triage.URGENCIES.get(details.urgency, triage.URGENCIES[triage.DEFAULT_URGENCY])[0]
     view = triage_views.EscalationView(
         escalation_id=escalation_id,
         ref=req.ref,
@@ -67,13 +69,13 @@ def _view(escalation_id: int) -> tuple[triage_views.EscalationView, str]:
         urgency=urgency,
         issue_url=tracked.web_url,
         issue_ref=f"{tracked.project}#{tracked.iid}",
-        permalink=req.details.get("permalink"),
+        permalink=details.permalink,
         confidential=tracked.confidential,
         pages=esc.pages,
         acked_by_slack_id=acker.slack_id if acker else None,
         acked_by_email=esc.acked_by_email,
         acked_at=esc.acked_at,
-        closed=req.status == "closed",
+        closed=req.status == RequestStatus.CLOSED,
     )
     return view, team.channel
 

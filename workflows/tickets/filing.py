@@ -30,6 +30,7 @@ from dbos._error import DBOSMaxStepRetriesExceeded  # what a step raises once it
 from sqlmodel import select
 
 from bot import audit
+from bot.db.details import store_details
 from bot.db.models import Request, RequestStatus, TrackedIssue
 from bot.gitlab_text import from_slack
 from bot.policy import Policy, Team
@@ -44,15 +45,17 @@ from workflows.engine.durable import durable, enqueue, step
 from workflows.engine.kinds import register_kind
 from workflows.engine.runtime import NotConfiguredError
 from workflows.tickets import triage
+from workflows.tickets.details import IssueRef, SlackThread, TicketDetails, TranscriptMessage
 from workflows.tickets.duplicates import close_offer, find_duplicate, offer_duplicate
-from workflows.tickets.filing_form import KINDS
+from workflows.tickets.filing_form import KINDS, in_a_channel
 from workflows.tickets.filing_record import (
+    change_details,
     issue_info,
     load,
     mark_filed,
-    merge_details,
     team_of,
     thread_of,
+    ticket_details,
     tracked_for,
 )
 from workflows.tickets.issue_text import issue_body, issue_title, note_text
@@ -69,6 +72,7 @@ class FilingKind:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.details_model = TicketDetails
 
     def plan(self, req: Request) -> list[str]:
         return list(req.plan)
@@ -77,6 +81,9 @@ class FilingKind:
         return "file_issue"
 
     def requester_actions(self, req: Request) -> list[str]:
+        return []
+
+    def card_fields(self, req: Request) -> list[tuple[str, str]]:
         return []
 
 
@@ -133,7 +140,9 @@ def _resolve_requester(request_id: int) -> str:
         row = session.get(Request, request_id)
         assert row is not None
         row.requester_email = email.lower()
-        row.details = {**row.details, "requester_name": name}
+        details = ticket_details(row)
+        details.requester_name = name
+        store_details(row, details)
         session.add(row)
     return req.kind
 
@@ -143,26 +152,30 @@ def _open_thread(request_id: int) -> None:
     """Where the request's updates go: the escalated message's thread, else a new message in the
     channel the request came from (a DM request gets its thread when the link is DMed)."""
     req = load(request_id)
-    if "thread" in req.details:
+    details = ticket_details(req)
+    if details.thread_decided:
         return
     rt = runtime.current()
-    origin = req.details.get("origin") or {}
-    channel = origin.get("channel")
-    thread: dict[str, str] | None = None
+    channel, message_ts = details.origin.channel, details.origin.message_ts
+    thread: SlackThread | None = None
     permalink: str | None = None
-    if channel and origin.get("message_ts"):
-        thread = {"channel": channel, "ts": origin.get("thread_ts") or origin["message_ts"]}
-        permalink = _permalink(channel, str(origin["message_ts"]))
-    elif channel and str(channel)[:1] in ("C", "G"):
+    if channel and message_ts:
+        thread = SlackThread(channel=channel, ts=details.origin.thread_ts or message_ts)
+        permalink = _permalink(channel, message_ts)
+    elif channel and in_a_channel(channel):
         text, blocks = _thread_root(req, team_of(req), triage_views.FILING_STATUS)
         try:
             posted = rt.slack.post(channel, text, blocks)
         except SlackCallError as exc:  # e.g. the app is not in that channel: updates go to DMs
             log.info("cannot post %s's thread in %s: %s", req.ref, channel, exc.error)
         else:
-            thread = {"channel": posted.channel, "ts": posted.ts, "ours": "yes"}
+            thread = SlackThread(channel=posted.channel, ts=posted.ts, ours="yes")
             permalink = _permalink(posted.channel, posted.ts)
-    merge_details(request_id, thread=thread, permalink=permalink)
+
+    def decided(stored: TicketDetails) -> None:
+        stored.thread, stored.permalink = thread, permalink
+
+    change_details(request_id, decided)
 
 
 def _permalink(channel: str, ts: str) -> str | None:
@@ -177,13 +190,18 @@ def _collect_transcript(request_id: int) -> None:
     """The escalated thread as plain text (names resolved), kept for the issue body and its retries."""
     req = load(request_id)
     thread = thread_of(req)
-    if "transcript" in req.details or thread is None:
+    if ticket_details(req).transcript is not None or thread is None:
         return
     rt = runtime.current()
     try:
         messages = rt.slack.thread_messages(thread[0], thread[1], limit=TRANSCRIPT_MESSAGES)
     except SlackCallError as exc:
-        merge_details(request_id, transcript=[], transcript_error=exc.error)
+        error = exc.error
+
+        def unreadable(stored: TicketDetails) -> None:
+            stored.transcript, stored.transcript_error = [], error
+
+        change_details(request_id, unreadable)
         return
     names: dict[str, str] = {}
     for message in messages:
@@ -193,19 +211,24 @@ def _collect_transcript(request_id: int) -> None:
                     names[user] = rt.slack.user(user).name or user
                 except SlackCallError:
                     names[user] = user
-    transcript, used = [], 0
+    transcript: list[TranscriptMessage] = []
+    used = 0
     for message in messages:
         text = from_slack(message.get("text") or "", names)
         used += len(text)
         if used > TRANSCRIPT_CHARS:
-            transcript.append({"name": "", "at": "", "text": "(the rest of the thread is left out: too long)"})
+            transcript.append(TranscriptMessage(name="", at="", text="(the rest of the thread is left out: too long)"))
             break
         at = datetime.fromtimestamp(float(message.get("ts") or 0), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
         name = names.get(message.get("user") or "") or str(message.get("username") or "app")
-        transcript.append({"name": name, "at": at, "text": text})
-    reasons = triage.confidential_reasons(*(m["text"] for m in transcript))
-    merged = sorted(set(req.details.get("confidential") or []) | set(reasons))
-    merge_details(request_id, transcript=transcript, confidential=merged)
+        transcript.append(TranscriptMessage(name=name, at=at, text=text))
+    reasons = triage.confidential_reasons(*(m.text for m in transcript))
+
+    def read(stored: TicketDetails) -> None:
+        stored.transcript = transcript
+        stored.confidential = sorted(set(stored.confidential) | set(reasons))
+
+    change_details(request_id, read)
 
 
 # --- filing -------------------------------------------------------------------------------------------------
@@ -237,22 +260,27 @@ def _file_new(tracker: IssueTracker, req: Request, team: Team) -> None:
     assert req.id is not None
     policy, project = runtime.current().policy, str(team.tracker)
     assignees, missing = dri_user_ids(tracker, policy, team)
-    confidential = bool(req.details.get("confidential"))
-    issue = _already_filed(tracker, project, req.ref, confidential) if req.details.get("create_started") else None
+    details = ticket_details(req)
+    confidential = bool(details.confidential)
+    issue = _already_filed(tracker, project, req.ref, confidential) if details.create_started else None
     if issue is None:
-        merge_details(req.id, create_started=True)
-        labels = triage.labels_for(policy, team.key, str(req.details.get("urgency")), req.kind)
+        change_details(req.id, _create_started)
+        labels = triage.labels_for(policy, team.key, details.urgency, req.kind)
         issue = tracker.create_issue(
             project, issue_title(req), issue_body(req, team, missing), labels, assignees, confidential
         )
     _record_filed(req.id, issue, team, missing)
 
 
+def _create_started(stored: TicketDetails) -> None:
+    stored.create_started = True
+
+
 def _record_filed(request_id: int, issue: FiledIssue, team: Team, missing: list[str]) -> None:
     with runtime.current().db.session() as session:
         req = session.get(Request, request_id)
         assert req is not None
-        thread = req.details.get("thread") or {}
+        thread = ticket_details(req).thread
         session.add(
             TrackedIssue(
                 project=issue.project,
@@ -263,8 +291,8 @@ def _record_filed(request_id: int, issue: FiledIssue, team: Team, missing: list[
                 kind=req.kind,
                 requester_email=req.requester_email,
                 requester_slack_id=req.requester_slack_id,
-                channel_id=thread.get("channel"),
-                thread_ts=thread.get("ts"),
+                channel_id=thread.channel if thread else None,
+                thread_ts=thread.ts if thread else None,
                 request_id=request_id,
                 confidential=issue.confidential,
             )
@@ -291,19 +319,16 @@ def _add_note(request_id: int) -> str | None:
     req = load(request_id)
     if req.status == RequestStatus.FILED:
         return None
-    duplicate, team = req.details["duplicate"], team_of(req)
-    problem = _in_tracker(
-        team, lambda tracker: tracker.add_note(str(duplicate["project"]), int(duplicate["iid"]), note_text(req))
-    )
+    duplicate, team = ticket_details(req).duplicate, team_of(req)
+    assert duplicate is not None  # the requester chose to add to it
+    problem = _in_tracker(team, lambda tracker: tracker.add_note(duplicate.project, duplicate.iid, note_text(req)))
     if problem is not None:
         return problem
     with runtime.current().db.session() as session:
         row = session.get(Request, request_id)
         assert row is not None
-        issue = {k: duplicate[k] for k in ("project", "iid", "web_url", "title", "ref")}
-        mark_filed(
-            session, row, issue, team, "added to", action="gitlab.note_added", detail={"issue": duplicate["ref"]}
-        )
+        issue = IssueRef.model_validate(duplicate.model_dump())  # without the other request's id
+        mark_filed(session, row, issue, team, "added to", action="gitlab.note_added", detail={"issue": duplicate.ref})
     return None
 
 
@@ -349,31 +374,34 @@ def _announce(request_id: int) -> None:
     there is no channel)."""
     rt = runtime.current()
     req = load(request_id)
-    if req.details.get("announced"):
+    details = ticket_details(req)
+    if details.announced:
         return
-    team, issue = team_of(req), req.details["issue"]
-    confidential = bool(req.details.get("confidential"))
-    added = req.details.get("chosen") == "add"
+    team, issue = team_of(req), details.issue
+    assert issue is not None  # filed
+    added = details.chosen == "add"
     text = triage_views.filed_text(
         ref=req.ref,
         team_name=team.name,
-        issue_url=issue["web_url"],
-        issue_ref=issue["ref"],
-        title=issue["title"],
-        confidential=confidential,
+        issue_url=issue.web_url,
+        issue_ref=issue.ref,
+        title=issue.title,
+        confidential=bool(details.confidential),
         added_to_existing=added,
         paged=req.kind == "escalation" and not added,
     )
     thread = thread_of(req)
     if thread is not None:
         rt.slack.post(thread[0], text, thread_ts=thread[1])
-        if req.details["thread"].get("ours"):
-            _mark_root(req, team, f"Filed: <{issue['web_url']}|{escape(issue['ref'])}>")
+        if details.thread is not None and details.thread.ours:
+            _mark_root(req, team, f"Filed: <{issue.web_url}|{escape(issue.ref)}>")
     dm = rt.slack.dm(req.requester_slack_id, text)
     with rt.db.session() as session:
         row = session.get(Request, request_id)
         assert row is not None
-        row.details = {**row.details, "announced": True}
+        announced = ticket_details(row)
+        announced.announced = True
+        store_details(row, announced)
         session.add(row)
         tracked = session.exec(select(TrackedIssue).where(TrackedIssue.request_id == request_id)).first()
         if tracked is not None and tracked.thread_ts is None:
@@ -389,16 +417,17 @@ def _thread_root(req: Request, team: Team, status: str) -> tuple[str, list[dict[
         requester_slack_id=req.requester_slack_id,
         team_name=team.name,
         summary=req.summary,
-        confidential=bool(req.details.get("confidential")),
+        confidential=bool(ticket_details(req).confidential),
         status=status,
     )
 
 
 def _mark_root(req: Request, team: Team, status: str) -> None:
-    thread = req.details["thread"]
+    thread = thread_of(req)
+    assert thread is not None
     text, blocks = _thread_root(req, team, status)
     try:
-        runtime.current().slack.update(str(thread["channel"]), str(thread["ts"]), text, blocks)
+        runtime.current().slack.update(thread[0], thread[1], text, blocks)
     except SlackCallError as exc:
         log.info("cannot update %s's thread root: %s", req.ref, exc.error)
 

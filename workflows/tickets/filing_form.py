@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bot import audit
 from bot.db import queries
+from bot.db.details import store_details
 from bot.db.engine import Database
 from bot.db.models import Request, RequestStatus
 from bot.gitlab_text import from_slack
@@ -17,6 +18,7 @@ from bot.slack import triage_views
 from workflows.engine.durable import Dispatcher
 from workflows.engine.handover import deliver, promise
 from workflows.tickets import triage
+from workflows.tickets.details import Origin, TicketDetails
 
 KINDS = ("it_request", "escalation")
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
@@ -74,6 +76,11 @@ class FilingForm:
     thread_ts: str | None = None
 
 
+def in_a_channel(channel_id: str | None) -> bool:
+    """Whether a request asked there gets its thread there (a channel), or its updates by DM (a DM)."""
+    return (channel_id or "")[:1] in ("C", "G")
+
+
 def check_form(policy: Policy, form: FilingForm) -> dict[str, str]:
     """Inline errors by block id; empty when the form can be filed."""
     errors: dict[str, str] = {}
@@ -106,12 +113,12 @@ def open_filing(db: Database, dispatcher: Dispatcher, policy: Policy, form: Fili
     )
     urgency = form.urgency if form.urgency in triage.URGENCIES else triage.DEFAULT_URGENCY
     team = policy.team(choice.team)
-    origin = {
-        "channel": form.channel_id,
-        "name": form.channel_name,
-        "message_ts": form.message_ts,
-        "thread_ts": form.thread_ts or form.message_ts,
-    }
+    origin = Origin(
+        channel=form.channel_id,
+        name=form.channel_name,
+        message_ts=form.message_ts,
+        thread_ts=form.thread_ts or form.message_ts,
+    )
     with db.session() as session:
         req = Request(
             kind=form.kind,
@@ -122,15 +129,18 @@ def open_filing(db: Database, dispatcher: Dispatcher, policy: Policy, form: Fili
             reason=details,
             attempt=1,
             plan=[f"GitLab: file an issue in {team.tracker} ({team.name})"],
-            details={
-                "team": choice.team,
-                "team_how": choice.how,
-                "team_matched": list(choice.matched),
-                "urgency": urgency,
-                "reference": reference,
-                "origin": origin,
-                "confidential": triage.confidential_reasons(summary, details, reference),
-            },
+        )
+        store_details(
+            req,
+            TicketDetails(
+                team=choice.team,
+                team_how=choice.how,
+                team_matched=list(choice.matched),
+                urgency=urgency,
+                reference=reference,
+                origin=origin,
+                confidential=triage.confidential_reasons(summary, details, reference),
+            ),
         )
         session.add(req)
         session.flush()

@@ -214,7 +214,7 @@ def _post_change(tracked_id: int, event: str, body: dict[str, Any]) -> None:
         req = session.get(Request, tracked.request_id) if tracked.request_id else None
         if req is not None and change.action in ("close", "reopen"):
             status = RequestStatus.CLOSED if change.action == "close" else RequestStatus.FILED
-            if req.status in ("filed", "closed") and req.status != status:
+            if req.status in (RequestStatus.FILED, RequestStatus.CLOSED) and req.status != status:
                 req.status, req.version, req.updated_at = status, req.version + 1, rt.clock.now()
                 session.add(req)
             audit.append(

@@ -7,6 +7,7 @@ from bot.db.models import Request
 from bot.gitlab_text import gitlab_safe, gitlab_title
 from bot.policy import Team
 from workflows.tickets import triage
+from workflows.tickets.filing_record import ticket_details
 
 
 def issue_title(req: Request) -> str:
@@ -15,51 +16,51 @@ def issue_title(req: Request) -> str:
 
 
 def _requester(req: Request) -> str:
-    return gitlab_safe(str(req.details.get("requester_name") or req.requester_email), limit=200)
+    return gitlab_safe(ticket_details(req).requester_name or req.requester_email, limit=200)
 
 
 def issue_body(req: Request, team: Team, missing_dris: list[str]) -> str:
     """The issue description."""
-    d = req.details
-    choice = triage.TeamChoice(team.key, str(d.get("team_how", "default")), tuple(d.get("team_matched") or ()))
-    urgency_label, priority = triage.URGENCIES.get(str(d.get("urgency")), triage.URGENCIES[triage.DEFAULT_URGENCY])
+    d = ticket_details(req)
+    choice = triage.TeamChoice(team.key, d.team_how, tuple(d.team_matched))
+    urgency_label, priority = triage.URGENCIES.get(d.urgency, triage.URGENCIES[triage.DEFAULT_URGENCY])
     lines = [
         f"**Request:** {req.ref} · {'Escalation' if req.kind == 'escalation' else 'IT request'} filed from Slack",
         f"**Requester:** {_requester(req)} ({req.requester_email})",
         f"**Team:** {gitlab_safe(choice.describe(team.name), limit=500)}",
         f"**Urgency:** {urgency_label} (priority::{priority})",
     ]
-    if d.get("permalink"):
-        lines.append(f"**Slack:** {d['permalink']}")
-    if d.get("reference"):
-        lines.append(f"**Ticket:** {gitlab_safe(str(d['reference']), limit=500)}")
-    if d.get("confidential"):
-        lines.append(f"**Confidential:** {', '.join(d['confidential'])}")
+    if d.permalink:
+        lines.append(f"**Slack:** {d.permalink}")
+    if d.reference:
+        lines.append(f"**Ticket:** {gitlab_safe(d.reference, limit=500)}")
+    if d.confidential:
+        lines.append(f"**Confidential:** {', '.join(d.confidential)}")
     if missing_dris:
         lines.append(f"**DRIs not found in GitLab (not assigned):** {', '.join(missing_dris)}")
     lines += ["", "### Summary", "", gitlab_safe(req.summary)]
     if req.reason:
         lines += ["", "### Details", "", gitlab_safe(req.reason)]
-    transcript = d.get("transcript") or []
-    if transcript:
+    if d.transcript:
         lines += ["", "### Slack thread", ""]
-        for message in transcript:
-            if message.get("name"):
-                lines.append(f"**{gitlab_safe(str(message['name']), limit=200)}** · {message['at']}")
-            lines += [f"> {line}" for line in gitlab_safe(str(message["text"])).split("\n")]
+        for message in d.transcript:
+            if message.name:
+                lines.append(f"**{gitlab_safe(message.name, limit=200)}** · {message.at}")
+            lines += [f"> {line}" for line in gitlab_safe(message.text).split("\n")]
             lines.append("")
-    elif d.get("transcript_error"):
-        lines += ["", f"_The Slack thread could not be read ({gitlab_safe(str(d['transcript_error']))})._"]
+    elif d.transcript_error:
+        lines += ["", f"_The Slack thread could not be read ({gitlab_safe(d.transcript_error)})._"]
     lines += ["", "---", f"_Filed by EngOps Bot for {req.ref}. Updates here are posted back to the Slack thread._"]
     return "\n".join(lines)
 
 
 def note_text(req: Request) -> str:
     """The note that adds the request to an existing issue (the requester chose to, on the duplicate offer)."""
+    permalink = ticket_details(req).permalink
     return "\n".join(
         [
             f"**Also requested in {req.ref}** by {_requester(req)} ({req.requester_email}) from Slack",
-            *([f"**Slack:** {req.details['permalink']}"] if req.details.get("permalink") else []),
+            *([f"**Slack:** {permalink}"] if permalink else []),
             "",
             gitlab_safe(req.summary),
             *(["", gitlab_safe(req.reason)] if req.reason else []),
