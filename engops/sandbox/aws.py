@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from engops.sandbox.base import Fault, take_fault
+from engops.sandbox.base import Fault, Faults, take_fault
 from engops.sandbox.directory import Directory
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class MotoServer:
         self.stop()
 
 
-class AwsFaults:
+class AwsFaults(Faults):
     """Fault injection for AWS the way the other stand-ins have it (`inject(Fault(...))`), for boto3 clients
     made from `session()`.
 
@@ -80,18 +80,10 @@ class AwsFaults:
     """
 
     def __init__(self) -> None:
-        self.faults: list[Fault] = []
-        self.lock = threading.Lock()
+        super().__init__()
+        self.lock = threading.RLock()
         self.calls: Counter[str] = Counter()  # `<service>.<Operation>` -> calls the clients made
         self.failed: Counter[str] = Counter()  # ... -> calls answered with an injected fault
-
-    def inject(self, fault: Fault) -> None:
-        with self.lock:
-            self.faults.append(fault)
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            self.faults.clear()
 
     def session(self) -> Any:
         """A boto3 session whose clients go through the faults (register before clients are made)."""

@@ -101,18 +101,35 @@ class FixedWindowLimiter:
             return True, self.limit - self._count, reset
 
 
-class StandIn:
+class Faults:
+    """The faults a test has injected (`inject(Fault(...))`), taken in order by the calls they match."""
+
+    lock: threading.RLock
+
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+
+    def inject(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+
+class StandIn(Faults):
     """Base WSGI app. Subclasses add rules with `self.route(...)` and implement vendor errors."""
 
     name = "stand-in"
 
     def __init__(self) -> None:
+        super().__init__()
         self.url_map = Map(strict_slashes=False)
         self._endpoints: dict[str, Callable[..., Response]] = {}
         self.calls: list[RecordedCall] = []
         self.counters: Counter[str] = Counter()
         self.latency = 0.0
-        self.faults: list[Fault] = []
         self.limiter: FixedWindowLimiter | None = None
         self.write_limiter: FixedWindowLimiter | None = None
         self.lock = threading.RLock()
@@ -132,14 +149,6 @@ class StandIn:
             self.write_limiter = lim
         else:
             self.limiter = lim
-
-    def inject(self, fault: Fault) -> None:
-        with self.lock:
-            self.faults.append(fault)
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            self.faults.clear()
 
     def reset_log(self) -> None:
         with self.lock:
