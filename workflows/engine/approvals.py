@@ -153,7 +153,11 @@ def _live_approvers(request_id: int, clicker: str) -> dict[str, Any] | str:
     person cache); what cannot be looked up is said."""
     try:
         people.email_of(clicker)
-    except (LookupError, SlackCallError):
+    except SlackCallError as exc:
+        if exc.passing:
+            raise  # a passing failure: the step tries again, rather than deciding on it
+        return f"I could not find your email address in Slack, so your click on REQ-{request_id} changed nothing."
+    except LookupError:
         return f"I could not find your email address in Slack, so your click on REQ-{request_id} changed nothing."
     req, steps = _load(request_id)
     facts = permissions.request_facts(req, steps)
@@ -298,7 +302,11 @@ def decide_request(
     request_id: int, clicker: str, approve: bool, reason: str | None, channel: str | None, click_id: str
 ) -> None:
     """One Approve / Deny click, checked again at click time and recorded once."""
-    live = _live_approvers(request_id, clicker)
+    live: dict[str, Any] | str
+    try:
+        live = _live_approvers(request_id, clicker)
+    except DBOSMaxStepRetriesExceeded:
+        live = f"Slack or Okta did not answer, so your click on REQ-{request_id} changed nothing. Try again shortly."
     if isinstance(live, str):
         recorded, message, version = False, live, None
     else:

@@ -166,7 +166,12 @@ def _resolve_targets(requester_slack_id: str, targets: list[str]) -> tuple[list[
             continue
         try:
             email = people.email_of(target[1:]).lower()
-        except (LookupError, SlackCallError):
+        except SlackCallError as exc:
+            if exc.passing:
+                raise  # a passing failure: the step tries again, rather than deciding on it
+            problems.append(f"The Slack user {target[1:]} has no email address on file; left out.")
+            continue
+        except LookupError:
             problems.append(f"The Slack user {target[1:]} has no email address on file; left out.")
             continue
         emails.append(email)

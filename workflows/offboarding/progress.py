@@ -189,6 +189,8 @@ def post_or_update(run_id: int) -> None:
     try:
         posted = rt.slack.post(_target_channel(req), text, blocks)
     except SlackCallError as exc:
+        if exc.passing:
+            raise  # a passing failure: the step tries again, rather than deciding on it
         # e.g. a DM between two people, or a private channel without the bot: the requester's DM still works
         log.warning(
             "progress of REQ-%s not postable in the request channel (%s); posting to the requester",

@@ -170,6 +170,8 @@ def close_offer(request_id: int) -> None:
     try:
         runtime.current().slack.update(offer.channel, offer.ts, text, blocks)
     except SlackCallError as exc:
+        if exc.passing:
+            raise  # a passing failure: the step tries again, rather than deciding on it
         log.info("cannot update the offer of %s: %s", req.ref, exc.error)
     change_details(request_id, _offer_closed)
 

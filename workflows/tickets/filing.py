@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 TRANSCRIPT_MESSAGES = 200
 TRANSCRIPT_CHARS = 40_000
 GITLAB_DOWN = "GitLab did not answer after several tries (it may be down or overloaded)."
+SLACK_DOWN = "Slack did not answer after several tries, so the request's thread could not be read or started."
 
 
 class FilingKind:
@@ -96,9 +97,14 @@ for _kind in KINDS:
 def file_issue(request_id: int, attempt: int) -> None:
     kind = _resolve_requester(request_id)
     close_offer(request_id)
-    _open_thread(request_id)
-    if kind == "escalation":
-        _collect_transcript(request_id)
+    try:
+        _open_thread(request_id)
+        if kind == "escalation":
+            _collect_transcript(request_id)
+    except DBOSMaxStepRetriesExceeded:
+        _fail(request_id, SLACK_DOWN)
+        refresh_cards(request_id)
+        return
     duplicate = find_duplicate(request_id)
     if duplicate is not None:
         offer_duplicate(request_id, duplicate)
@@ -166,7 +172,10 @@ def _open_thread(request_id: int) -> None:
         text, blocks = _thread_root(req, team_of(req), triage_views.FILING_STATUS)
         try:
             posted = rt.slack.post(channel, text, blocks)
-        except SlackCallError as exc:  # e.g. the app is not in that channel: updates go to DMs
+        except SlackCallError as exc:
+            if exc.passing:
+                raise  # a passing failure: the step tries again, rather than deciding on it
+            # e.g. the app is not in that channel: updates go to DMs
             log.info("cannot post %s's thread in %s: %s", req.ref, channel, exc.error)
         else:
             thread = SlackThread(channel=posted.channel, ts=posted.ts, ours="yes")
@@ -181,7 +190,9 @@ def _open_thread(request_id: int) -> None:
 def _permalink(channel: str, ts: str) -> str | None:
     try:
         return runtime.current().slack.permalink(channel, ts)
-    except SlackCallError:
+    except SlackCallError as exc:
+        if exc.passing:
+            raise  # a passing failure: the step tries again, rather than deciding on it
         return None
 
 
@@ -196,6 +207,8 @@ def _collect_transcript(request_id: int) -> None:
     try:
         messages = rt.slack.thread_messages(thread[0], thread[1], limit=TRANSCRIPT_MESSAGES)
     except SlackCallError as exc:
+        if exc.passing:
+            raise  # a passing failure: the step tries again, rather than deciding on it
         error = exc.error
 
         def unreadable(stored: TicketDetails) -> None:
@@ -209,7 +222,9 @@ def _collect_transcript(request_id: int) -> None:
             if user and user not in names:
                 try:
                     names[user] = rt.slack.user(user).name or user
-                except SlackCallError:
+                except SlackCallError as exc:
+                    if exc.passing:
+                        raise  # a passing failure: the step tries again, rather than deciding on it
                     names[user] = user
     transcript: list[TranscriptMessage] = []
     used = 0
@@ -429,6 +444,8 @@ def _mark_root(req: Request, team: Team, status: str) -> None:
     try:
         runtime.current().slack.update(thread[0], thread[1], text, blocks)
     except SlackCallError as exc:
+        if exc.passing:
+            raise  # a passing failure: the step tries again, rather than deciding on it
         log.info("cannot update %s's thread root: %s", req.ref, exc.error)
 
 
