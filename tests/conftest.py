@@ -1,16 +1,17 @@
-"""Fixtures: a fresh database per test (SQLite, or PostgreSQL with ENGOPS_TEST_DB=postgresql) and the
-whole stack — stand-ins, the bot over HTTP with its durable worker, and a driver that acts as Slack."""
+"""Fixtures: a fresh database per test (SQLite, or PostgreSQL with ENGOPS_TEST_DB=postgresql), empty or at the newest
+schema, and the whole stack — stand-ins, the bot over HTTP with its durable worker, and a driver that acts as Slack."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from engops.sandbox.stack import Stack, StackOptions
-from tests.support.databases import fresh_database
+from bot.db.engine import Database
+from engops.sandbox.stack import Stack
+from tests.support.databases import fresh_database, migrated_database
+from tests.support.stacks import started_stack
 
 
 @pytest.fixture
@@ -19,16 +20,14 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def started_stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
-    """The stack the scenario tests use: a manual clock and short provider back-off."""
-    running = Stack.start(
-        StackOptions(data_dir=tmp_path, database_url=database_url, manual_clock=True, fast_retries=True)
-    )
-    try:
-        yield running
-    finally:
-        running.stop()
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    with migrated_database(tmp_path) as url:
+        database = Database(url)
+        try:
+            yield database
+        finally:
+            database.dispose()
 
 
 @pytest.fixture

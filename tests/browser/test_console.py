@@ -8,10 +8,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Console, command_registered
-
-INTEGRATIONS = "enterprise-apps/integrations/integrations-work"
-ACCESS_MANAGER = "bt-engineering/access-manager/issue-tracker"
-OPERATIONS = "bt-engineering/operations/issue-tracker"
+from tests.support.gitlab import ACCESS, INTEGRATIONS, OPERATIONS
 
 
 def test_access_request_approved_by_manager_then_owner(console: Console) -> None:
@@ -127,7 +124,7 @@ def test_offboarding_needs_a_second_person(console: Console) -> None:
     expect(panel.locator('[data-google-suspended="alice@example.com"]')).to_be_visible()
     expect(panel.locator('[data-okta-user="alice@example.com"]')).to_have_attribute("data-status", "SUSPENDED")
     expect(panel.locator('.iam-key[data-iam-user="alice"]')).to_have_attribute("data-status", "Inactive")
-    expect(console.tracker(ACCESS_MANAGER).locator(".issue")).to_contain_text("alice@example.com")
+    expect(console.tracker(ACCESS).locator(".issue")).to_contain_text("alice@example.com")
     console.channel("it-engops")
     progress = console.message("Offboarding progress")
     expect(progress).to_contain_text("alice@example.com")
@@ -151,7 +148,7 @@ def test_it_request_lands_in_the_channels_tracker(console: Console) -> None:
     issue = console.tracker(INTEGRATIONS).locator(".issue", has_text="Invoices stopped syncing")
     expect(issue).to_be_visible()
     expect(issue.locator(".chip.label", has_text="team::integrations")).to_be_visible()
-    for other in (ACCESS_MANAGER, OPERATIONS):
+    for other in (ACCESS, OPERATIONS):
         expect(console.tracker(other).locator(".issue")).to_have_count(0)
     # the bot's reply in the channel links the issue; the link opens it in the panel with what was filed
     console.message("IT request from").locator("a", has_text="integrations-work#1").first.click()

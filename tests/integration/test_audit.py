@@ -1,23 +1,10 @@
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from bot import audit
 from bot.db.engine import Database
-from bot.db.migrate import upgrade
-from tests.support.databases import fresh_database
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    with fresh_database(tmp_path) as url:
-        upgrade(url)
-        database = Database(url)
-        yield database
-        database.dispose()
 
 
 def _fill(db: Database, n: int = 5) -> None:

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 from bot.db.engine import sqlalchemy_url
 from engops.sandbox.stack import EXAMPLE_POLICY, Stack
-
-ENGOPS = [sys.executable, "-m", "engops.cli"]
-
-
-def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OKTA_", "GOOGLE_", "GITLAB_"))}
-    return subprocess.run(
-        ENGOPS + args, env={**base, **env}, capture_output=True, text=True, timeout=120, cwd=cwd, check=False
-    )
+from tests.support.cli import run
 
 
 def test_check_reports_each_policy_problem_with_its_path(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from bot.providers.gitlab import FiledIssue, GitLabAdapter, open_issues_filed_by
 from engops.sandbox.base import Fault, RunningServer
 from engops.sandbox.directory import demo_directory
 from engops.sandbox.gitlab import DEFAULT_TOKEN, GitLabStandIn
+from tests.support.gitlab import INFRA
 
-INFRA = "bt-engineering/infrastructure/issue-tracker"
 ISSUES_PATH = "/api/v4/projects/bt-engineering%2Finfrastructure%2Fissue-tracker/issues"
 
 

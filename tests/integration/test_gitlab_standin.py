@@ -14,8 +14,8 @@ import requests
 from engops.sandbox.base import RunningServer
 from engops.sandbox.directory import demo_directory
 from engops.sandbox.gitlab import DEFAULT_TOKEN, GitLabStandIn, extract_quick_actions, mass_mention_lines
+from tests.support.gitlab import INFRA
 
-INFRA = "bt-engineering/infrastructure/issue-tracker"
 INFRA_URL_ID = "bt-engineering%2Finfrastructure%2Fissue-tracker"
 AUTH = {"PRIVATE-TOKEN": DEFAULT_TOKEN}
 

@@ -28,8 +28,8 @@ from bench.population import with_generated_people
 from engops.sandbox.aws import sandbox_client
 from engops.sandbox.slack_driver import SlackDriver
 from engops.sandbox.stack import Stack, StackOptions
-from tests.reliability import users
-from tests.reliability.effects import Durable, dms_about, repeated_issues, repeated_messages, requests_by_id
+from tests.support import driver_actions as users
+from tests.support.effects import Durable, dms_about, repeated_issues, repeated_messages, requests_by_id
 from tests.support.processes import BotProcesses
 
 SEED = int(os.environ.get("ENGOPS_CRASH_SEED", "20240611"))
@@ -37,7 +37,6 @@ WORKER = "crash-w1"
 KILLS = 4
 KILL_AFTER = (1.5, 6.0)  # seconds after the worker is up again
 WAIT = 90.0  # for an answer that needs the worker (it may be restarting)
-OFFBOARDING_TRACKER = "bt-engineering/access-manager/issue-tracker"
 DRIS = ("erin", "frank", "ivan", "judy", "peggy")
 ESCALATIONS = (  # one requester (the help desk): titles must not be near-identical, or it is offered to add
     "Payroll export to NetSuite failed",

@@ -30,10 +30,11 @@ from engops.sandbox.aws import AwsFaults, sandbox_client
 from engops.sandbox.base import Fault, StandIn
 from engops.sandbox.slack import button_labels, message_as_text
 from engops.sandbox.stack import WEBHOOK_SECRET, Stack
-from tests.reliability.effects import FINAL, Durable, repeated_issues
-from tests.reliability.slack_output import Answers, find_card, raw_errors, shown
-from tests.reliability.users import card_for, wait_for
 from tests.support.databases import PG_ADMIN, backend
+from tests.support.driver_actions import card_for, wait_for
+from tests.support.effects import FINAL, Durable, repeated_issues
+from tests.support.gitlab import ACCESS, INFRA, INTEGRATIONS, OPERATIONS
+from tests.support.slack_output import Answers, find_card, raw_errors, shown
 
 T = TypeVar("T")
 SEED = 20240807
@@ -42,11 +43,7 @@ TRIES = 6  # how often a person tries again when told to
 # out of a silent provider): the tests wait while it still has work queued or running, and fail at once when it has
 # none left and the answer never came. This only bounds a bot that hangs.
 HANG = 180.0
-INFRA = "bt-engineering/infrastructure/issue-tracker"
-OPERATIONS = "bt-engineering/operations/issue-tracker"
-ACCESS_TRACKER = "bt-engineering/access-manager/issue-tracker"
-INTEGRATIONS = "enterprise-apps/integrations/integrations-work"
-TRACKERS = (INFRA, OPERATIONS, ACCESS_TRACKER, INTEGRATIONS)
+TRACKERS = (INFRA, OPERATIONS, ACCESS, INTEGRATIONS)
 RETRY_LABELS = ("Retry failed steps", "Retry filing")
 # The request a full outage of each provider fails. (Slack down for good has no such request: with nowhere to
 # show a failure or a Retry button, the bot's Slack steps retry for a few seconds and then give up.)

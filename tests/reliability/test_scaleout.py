@@ -17,9 +17,9 @@ import pytest
 from bench.population import with_generated_people
 from engops.sandbox.slack_driver import SlackDriver
 from engops.sandbox.stack import SIGNING_SECRET, Stack, StackOptions
-from tests.reliability import users
-from tests.reliability.effects import Durable, dms_about, repeated_issues, repeated_messages, requests_by_id
+from tests.support import driver_actions as users
 from tests.support.databases import backend
+from tests.support.effects import Durable, dms_about, repeated_issues, repeated_messages, requests_by_id
 from tests.support.processes import BotProcesses
 
 pytestmark = pytest.mark.skipif(

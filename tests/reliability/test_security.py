@@ -26,20 +26,17 @@ from engops.sandbox.gitlab import DEFAULT_TOKEN as GITLAB_TOKEN
 from engops.sandbox.okta import DEFAULT_TOKEN as OKTA_TOKEN
 from engops.sandbox.slack_driver import DriverResponse, SlackDriverError, sign
 from engops.sandbox.stack import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET, Stack
-from tests.conftest import started_stack
-from tests.integration.test_cli import run as engops
-from tests.reliability.authorisation import snapshot
-from tests.reliability.slack_output import Answers, find_card, forged_sequences, raw_errors, rendered, shown
-from tests.scenario.test_access_flow import request_access
-from tests.scenario.test_gitlab_webhook import post_webhook
-from tests.scenario.test_key_rotation import rotate
-from tests.scenario.test_offboarding import preview, submit
-from tests.scenario.test_secret_never_leaks import database_dump, found_in
+from tests.support.authorisation import snapshot
 from tests.support.aws_secrets import capture_new_secrets
+from tests.support.cli import run as engops
+from tests.support.gitlab import INFRA, post_webhook
+from tests.support.secret_search import database_dump, found_in
+from tests.support.slack_actions import preview, request_access, rotate, submit
+from tests.support.slack_output import Answers, find_card, forged_sequences, raw_errors, rendered, shown
+from tests.support.stacks import started_stack
 
 CORPUS_FILE = Path(__file__).with_name("injection_corpus.txt")
 BOT = "engops-bot"  # the bot's GitLab user
-INFRA = "bt-engineering/infrastructure/issue-tracker"
 LOG_FORMAT = logging.Formatter("%(name)s %(levelname)s %(message)s")  # with tracebacks, as they are logged
 LIMITS = {"summary": 150, "details": 3000, "justification": 2000, "reason": 1000, "rotation reason": 500}
 

@@ -27,7 +27,7 @@ from engops.sandbox.aws import sandbox_client
 from engops.sandbox.base import Fault
 from engops.sandbox.slack import Message
 from engops.sandbox.stack import EXAMPLE_POLICY, Stack, StackOptions
-from tests.reliability.authorisation import (
+from tests.support.authorisation import (
     REFUSAL,
     ROLES,
     Row,
@@ -37,16 +37,14 @@ from tests.reliability.authorisation import (
     tampered,
     told_since,
 )
-from tests.reliability.slack_output import RAW_ERRORS, find_card
-from tests.scenario.test_access_flow import request_access
-from tests.scenario.test_it_requests import file_request
-from tests.scenario.test_key_rotation import keys_of, rotate
-from tests.scenario.test_offboarding import offboard
-from tests.scenario.test_permissions_approvals import set_manager
+from tests.support.aws_keys import keys_of
 from tests.support.databases import fresh_database
+from tests.support.directory import set_manager
+from tests.support.effects import request_status as status
+from tests.support.gitlab import INFRA
 from tests.support.slack import reply_to
-
-INFRA = "bt-engineering/infrastructure/issue-tracker"
+from tests.support.slack_actions import file_request, offboard, request_access, rotate
+from tests.support.slack_output import RAW_ERRORS, find_card
 
 Attempt = Callable[[str, str], str | None]  # (role, person) -> what they were told, when not on screen
 
@@ -111,14 +109,6 @@ def click(stack: Stack, who: str, label: str, conversation: str, ref: int) -> No
     card = find_card(stack, conversation, ref, label)
     assert card is not None, f"no {label!r} on REQ-{ref} in {conversation}"
     assert stack.driver.click(who, label, message=card).status == 200
-
-
-def status(stack: Stack, ref: int) -> str:
-    assert stack.web is not None
-    with stack.web.services.db.session() as session:
-        req = session.get(Request, ref)
-        assert req is not None
-        return req.status
 
 
 def step_statuses(stack: Stack, ref: int) -> list[str]:

@@ -4,19 +4,7 @@ from __future__ import annotations
 
 from engops.sandbox.stack import Stack
 from tests.support.slack import last_ephemeral
-
-
-def request_access(
-    stack: Stack, user: str, group: str, duration: str | None, reason: str, channel: str = "#general"
-) -> None:
-    assert stack.driver is not None
-    stack.driver.command(user, "/access", "", channel=channel)
-    values = {"Okta group": group, "Justification": reason}
-    if duration:
-        values["Duration"] = duration
-    resp = stack.driver.submit_view(user, values)
-    assert resp.status == 200, resp.text
-    stack.wait_idle()
+from tests.support.slack_actions import request_access
 
 
 def test_happy_path_two_steps_manager_then_owners(stack: Stack) -> None:

@@ -6,8 +6,8 @@ import threading
 
 from engops.sandbox.base import Fault
 from engops.sandbox.stack import Stack
-from tests.scenario.test_access_flow import request_access
 from tests.support.slack import last_ephemeral, reply_to
+from tests.support.slack_actions import request_access
 
 
 def test_ten_concurrent_approve_clicks_make_one_okta_call(stack: Stack) -> None:

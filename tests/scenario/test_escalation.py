@@ -5,16 +5,8 @@ from __future__ import annotations
 
 from engops.sandbox.slack import Message, message_as_text
 from engops.sandbox.stack import Stack
-from tests.support.slack import last_ephemeral, reply_to
-
-INTEGRATIONS = "enterprise-apps/integrations/integrations-work"
-OPERATIONS = "bt-engineering/operations/issue-tracker"
-ACK = "I'm on it"
-
-
-def cards_with_ack(stack: Stack, conversation: str) -> list[Message]:
-    assert stack.driver is not None
-    return [m for m in stack.slack.all_messages(conversation) if ACK in stack.driver.labels(m)]
+from tests.support.gitlab import INTEGRATIONS, OPERATIONS
+from tests.support.slack import ACK, cards_with_ack, last_ephemeral, reply_to
 
 
 def escalation_cards(stack: Stack, conversation: str) -> list[Message]:

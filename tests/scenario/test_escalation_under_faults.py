@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from engops.sandbox.base import Fault
 from engops.sandbox.stack import Stack
-from tests.scenario.test_escalation import cards_with_ack
+from tests.support.slack import cards_with_ack
 
 SDK_TRIES = 3  # slack_sdk's ServerErrorRetry: the call and two retries, then SlackCallError
 

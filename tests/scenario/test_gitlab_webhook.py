@@ -4,16 +4,12 @@ relabel or comment made in GitLab shows up in the request's Slack thread as it w
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 from engops.sandbox.slack import message_as_text
 from engops.sandbox.stack import WEBHOOK_SECRET, Stack
-from tests.scenario.test_it_requests import file_request
+from tests.support.gitlab import INFRA, OPERATIONS, post_webhook
 from tests.support.slack import reply_to
-
-INFRA = "bt-engineering/infrastructure/issue-tracker"
-OPERATIONS = "bt-engineering/operations/issue-tracker"
+from tests.support.slack_actions import file_request
 
 
 def connect_webhook(stack: Stack) -> None:
@@ -28,18 +24,6 @@ def settle(stack: Stack) -> None:
 def thread_texts(stack: Stack, channel: str = "#general") -> list[str]:
     root = stack.slack.messages(channel)[0]
     return [m.text for m in stack.slack.thread(channel, root.ts)[1:]]
-
-
-def post_webhook(stack: Stack, body: bytes, token: str | None, event: str = "Issue Hook") -> int:
-    headers = {"Content-Type": "application/json", "X-Gitlab-Event": event}
-    if token is not None:
-        headers["X-Gitlab-Token"] = token
-    request = urllib.request.Request(f"{stack.url}/gitlab/webhook", data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 def test_close_relabel_reopen_and_comments_reach_the_thread_and_the_requester(stack: Stack) -> None:

@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.db.engine import Database
 from bot.db.models import Handover, Request
 from engops.sandbox.stack import Stack
-from tests.scenario.test_access_flow import request_access
+from tests.support.slack_actions import request_access
 from workflows.engine import handover, sweep
 from workflows.engine.durable import InProcessDispatcher
 

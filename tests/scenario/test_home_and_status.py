@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from engops.sandbox.slack import blocks_as_text
 from engops.sandbox.stack import Stack
-from tests.scenario.test_access_flow import request_access
 from tests.support.slack import reply_to
+from tests.support.slack_actions import request_access
 
 
 def test_status_mine_and_approvals_follow_a_request(stack: Stack) -> None:

@@ -8,7 +8,8 @@ users named like her, and the service user svc-deploy is tagged with its owner e
 from __future__ import annotations
 
 from engops.sandbox.stack import Stack
-from tests.scenario.test_key_rotation import iam, keys_of, open_preview, rotate
+from tests.support.aws_keys import iam, keys_of
+from tests.support.slack_actions import open_preview, rotate
 
 
 def test_a_guest_from_another_domain_is_not_the_employee_with_the_same_local_part(stack: Stack) -> None:

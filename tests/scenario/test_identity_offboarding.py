@@ -16,8 +16,9 @@ from bot.db.models import Request
 from engops.sandbox.google import DEFAULT_ADMIN_SUBJECT
 from engops.sandbox.okta import API_USER_LOGIN
 from engops.sandbox.stack import Stack
-from tests.scenario.test_offboarding import key_statuses, mention, offboard, preview, progress_text
-from tests.support.slack import reply_to
+from tests.support.aws_keys import key_statuses
+from tests.support.slack import progress_text, reply_to
+from tests.support.slack_actions import mention, offboard, preview
 from workflows.engine.kinds import PlanError
 from workflows.offboarding import steps
 from workflows.offboarding.flow import OffboardingKind

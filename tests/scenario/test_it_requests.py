@@ -4,25 +4,13 @@ tracker that fails — checked at the GitLab stand-in, which executes quick acti
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from engops.sandbox.base import Fault
 from engops.sandbox.slack import message_as_text
 from engops.sandbox.stack import Stack
+from tests.support.gitlab import ACCESS, INFRA, INTEGRATIONS, OPERATIONS
 from tests.support.slack import reply_to
-
-ACCESS = "bt-engineering/access-manager/issue-tracker"
-INFRA = "bt-engineering/infrastructure/issue-tracker"
-INTEGRATIONS = "enterprise-apps/integrations/integrations-work"
-OPERATIONS = "bt-engineering/operations/issue-tracker"
-
-
-def file_request(stack: Stack, user: str, values: dict[str, Any], *, text: str = "", channel: str = "#general") -> None:
-    assert stack.driver is not None
-    assert stack.driver.command(user, "/it", text, channel=channel).status == 200
-    resp = stack.driver.submit_view(user, values)
-    assert resp.status == 200, resp.text
-    stack.wait_idle()
+from tests.support.slack_actions import file_request
 
 
 def posted(stack: Stack, channel: str) -> str:

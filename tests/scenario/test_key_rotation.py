@@ -2,100 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import boto3
-
-from bot.db.models import Request
-from engops.sandbox.aws import DEFAULT_REGION, backdate_access_key, sandbox_client
+from engops.sandbox.aws import backdate_access_key
 from engops.sandbox.slack import message_as_text
 from engops.sandbox.stack import Stack
+from tests.support.aws_keys import caller_arn, iam, keys_of, secret_versions, stored_secret
+from tests.support.effects import request_status
 from tests.support.slack import last_ephemeral, reply_to
+from tests.support.slack_actions import open_preview, preview_text, rotate
+from tests.support.stacks import sweep_after
 
 
-# --- helpers (also used by the crash and leak tests) -----------------------------------------------------------------
-def iam(stack: Stack) -> Any:
-    assert stack.moto is not None
-    return sandbox_client("iam", stack.moto.url)
-
-
-def keys_of(stack: Stack, user: str) -> dict[str, str]:
-    """key id -> Active/Inactive"""
-    return {k["AccessKeyId"]: k["Status"] for k in iam(stack).list_access_keys(UserName=user)["AccessKeyMetadata"]}
-
-
-def stored_secret(stack: Stack, name: str) -> dict[str, str]:
-    assert stack.moto is not None
-    value = sandbox_client("secretsmanager", stack.moto.url).get_secret_value(SecretId=name)["SecretString"]
-    return dict(json.loads(value))
-
-
-def secret_versions(stack: Stack, name: str) -> int:
-    assert stack.moto is not None
-    secrets = sandbox_client("secretsmanager", stack.moto.url)
-    return len(secrets.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"])
-
-
-def caller_arn(stack: Stack, secret: dict[str, str]) -> str:
-    """Sign a request with the stored key: moto answers with the IAM user the key belongs to."""
-    assert stack.moto is not None
-    sts = boto3.client(
-        "sts",
-        endpoint_url=stack.moto.url,
-        region_name=DEFAULT_REGION,
-        aws_access_key_id=secret["AccessKeyId"],
-        aws_secret_access_key=secret["SecretAccessKey"],
-    )
-    return str(sts.get_caller_identity()["Arn"])
-
-
-def preview_text(stack: Stack, user: str) -> str:
-    assert stack.driver is not None
-    view = stack.driver.current_view(user)
-    assert view is not None, f"{user} has no modal open"
-    return message_as_text("", view.blocks)
-
-
-def open_preview(stack: Stack, user: str, target: str = "") -> str:
-    assert stack.driver is not None
-    resp = stack.driver.command(user, "/rotate-keys", target)
-    assert resp.status == 200, resp.text
-    stack.wait_idle()
-    return preview_text(stack, user)
-
-
-def rotate(stack: Stack, user: str, target: str = "", reason: str | None = None) -> None:
-    """Open the preview and submit it."""
-    assert stack.driver is not None
-    open_preview(stack, user, target)
-    view = stack.driver.current_view(user)
-    assert view is not None and view.body.get("submit"), preview_text(stack, user)
-    resp = stack.driver.submit_view(user, {"Reason": reason} if reason else {})
-    assert resp.status == 200, resp.text
-    stack.wait_idle()
-
-
+# --- helpers ---------------------------------------------------------------------------------------------------------
 def latest_labels(stack: Stack, who: str) -> list[str]:
     """The buttons on the newest message in someone's DM with the app."""
     assert stack.driver is not None
     latest = stack.driver.latest(who)
     return stack.driver.labels(latest) if latest is not None else []
-
-
-def request_status(stack: Stack, request_id: int) -> str:
-    assert stack.web is not None
-    with stack.web.services.db.session() as session:
-        req = session.get(Request, request_id)
-        assert req is not None
-        return req.status
-
-
-def sweep_after(stack: Stack, **delta: float) -> None:
-    stack.advance(**delta)
-    stack.run_sweep()
-    stack.wait_idle()
 
 
 # --- tests ------------------------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ again on the same database, DBOS recovers the workflow, and the rotation complet
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,16 +10,11 @@ import pytest
 
 from bot.providers.errors import TransientError
 from engops.sandbox.stack import Stack
-from tests.scenario.test_key_rotation import (
-    caller_arn,
-    keys_of,
-    open_preview,
-    request_status,
-    secret_versions,
-    stored_secret,
-    sweep_after,
-)
-from workflows.keys.rotation import FAILPOINTS
+from tests.support.aws_keys import caller_arn, keys_of, secret_versions, stored_secret
+from tests.support.effects import request_status
+from tests.support.slack_actions import open_preview
+from tests.support.stacks import crash_and_restart, sweep_after
+from workflows.keys.failpoints import FAILPOINTS
 
 
 @pytest.fixture(autouse=True)
@@ -28,13 +22,6 @@ def _disarmed() -> Iterator[None]:
     FAILPOINTS.disarm_all()
     yield
     FAILPOINTS.disarm_all()
-
-
-def crash_and_restart(stack: Stack, hit: threading.Event) -> None:
-    assert hit.wait(15), "the failpoint was never reached"
-    stack.stop_app()  # the workflow stays pending in the database, as after kill -9
-    stack.start_app()
-    stack.wait_idle()
 
 
 def notices(stack: Stack, user: str) -> int:

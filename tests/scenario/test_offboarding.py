@@ -4,67 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engops.sandbox.aws import sandbox_client
 from engops.sandbox.base import Fault
-from engops.sandbox.slack import Message, message_as_text
 from engops.sandbox.stack import Stack
-from tests.support.slack import last_ephemeral, reply_to
-
-TRACKER = "bt-engineering/access-manager/issue-tracker"
-
-
-def mention(stack: Stack, handle: str) -> str:
-    """How Slack sends an @mention in a slash command's text (should_escape)."""
-    user = stack.slack.user(handle)
-    return f"<@{user.id}|{user.name}>"
-
-
-def preview(stack: Stack, user: str, text: str, channel: str = "#it-engops") -> str:
-    """Run /offboard and return the filled-in preview modal as text."""
-    driver = stack.driver
-    assert driver is not None
-    stack.wait_idle()  # the startup sweep has filled the role cache
-    resp = driver.command(user, "/offboard", text, channel=channel)
-    assert resp.status == 200, resp.text
-    opened = driver.current_view(user)
-    assert opened is not None and opened.callback_id == "offboard_preview"
-    # opened at once with the trigger, before any lookup; filled in by views.update afterwards
-    assert "Resolving" in stack.slack.calls_to("POST", "/api/views.open")[-1].text()
-    stack.wait_idle()
-    assert "Resolving" not in stack.slack.calls_to("POST", "/api/views.update")[-1].text()
-    view = driver.current_view(user)
-    assert view is not None
-    return message_as_text("", view.blocks)
-
-
-def submit(stack: Stack, user: str, reason: str = "Last day was Friday (HR-1234)") -> None:
-    assert stack.driver is not None
-    resp = stack.driver.submit_view(user, {"Reason": reason})
-    assert resp.status == 200, resp.text
-    stack.wait_idle()
-
-
-def offboard(stack: Stack, user: str, text: str, channel: str = "#it-engops") -> str:
-    shown = preview(stack, user, text, channel)
-    submit(stack, user)
-    return shown
-
-
-def progress_message(stack: Stack, channel: str = "#it-engops") -> Message:
-    found = [m for m in stack.slack.all_messages(channel) if "Offboarding progress" in str(m.blocks)]
-    assert len(found) == 1, f"expected one progress message in {channel}, found {len(found)}"
-    return found[0]
-
-
-def progress_text(stack: Stack, channel: str = "#it-engops") -> str:
-    message = progress_message(stack, channel)
-    return message_as_text(message.text, message.blocks)
-
-
-def key_statuses(stack: Stack, iam_user: str) -> list[str]:
-    assert stack.moto is not None
-    iam = sandbox_client("iam", stack.moto.url)
-    return [k["Status"] for k in iam.list_access_keys(UserName=iam_user)["AccessKeyMetadata"]]
+from tests.support.aws_keys import key_statuses
+from tests.support.gitlab import OFFBOARDING_TRACKER
+from tests.support.slack import last_ephemeral, progress_message, progress_text, reply_to
+from tests.support.slack_actions import mention, offboard
 
 
 def calls(stack: Stack, standin: Any, method: str, suffix: str) -> int:
@@ -78,7 +23,7 @@ def test_one_person_end_to_end_then_undo(stack: Stack) -> None:
     assert "Google: suspend alice@example.com (currently active, last login" in shown
     assert "Okta: suspend (status ACTIVE)" in shown
     assert "AWS: deactivate 1 access key of IAM user alice" in shown
-    assert f"GitLab: file the record in {TRACKER}" in shown
+    assert f"GitLab: file the record in {OFFBOARDING_TRACKER}" in shown
     # nothing changes before the second person approves; the it-admins got the card
     assert not stack.google.is_suspended("alice@example.com")
     assert "Okta: suspend (status ACTIVE)" in driver.dm_text("grace")
@@ -91,7 +36,7 @@ def test_one_person_end_to_end_then_undo(stack: Stack) -> None:
     assert stack.okta.sessions_cleared["alice@example.com"] == 1
     assert stack.okta.oauth_tokens_revoked["alice@example.com"] == 1
     assert key_statuses(stack, "alice") == ["Inactive"]
-    issues = stack.gitlab.issues(TRACKER)
+    issues = stack.gitlab.issues(OFFBOARDING_TRACKER)
     assert [i["title"] for i in issues] == ["Offboarding REQ-1: alice@example.com"]
     assert issues[0]["confidential"]
     body = issues[0]["description"]
@@ -157,7 +102,7 @@ def test_failed_step_partly_fails_and_retry_repeats_nothing_that_finished(stack:
         + calls(stack, stack.google, "PATCH", "dave@example.com"),
         "google signout": calls(stack, stack.google, "POST", "/signOut"),
         "okta suspend": calls(stack, stack.okta, "POST", "/lifecycle/suspend"),
-        "issues": len(stack.gitlab.issues(TRACKER)),
+        "issues": len(stack.gitlab.issues(OFFBOARDING_TRACKER)),
     }
     assert before == {"google update": 1, "google signout": 1, "okta suspend": 1, "issues": 1}
 
@@ -170,7 +115,7 @@ def test_failed_step_partly_fails_and_retry_repeats_nothing_that_finished(stack:
         + calls(stack, stack.google, "PATCH", "dave@example.com"),
         "google signout": calls(stack, stack.google, "POST", "/signOut"),
         "okta suspend": calls(stack, stack.okta, "POST", "/lifecycle/suspend"),
-        "issues": len(stack.gitlab.issues(TRACKER)),
+        "issues": len(stack.gitlab.issues(OFFBOARDING_TRACKER)),
     }
     assert after == before  # finished steps did not run again; the record got a comment instead
     assert "Done" in progress_text(stack)

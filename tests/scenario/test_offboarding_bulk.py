@@ -14,7 +14,9 @@ from engops.cli_offboard import submit
 from engops.sandbox.directory import Person, demo_directory
 from engops.sandbox.slack import message_as_text
 from engops.sandbox.stack import Stack, StackOptions
-from tests.scenario.test_offboarding import key_statuses, offboard, progress_message, progress_text
+from tests.support.aws_keys import key_statuses
+from tests.support.slack import progress_message, progress_text
+from tests.support.slack_actions import offboard
 
 LEAVERS = 50
 TEAM_CHANNEL = "#bt-engineering-access-manager"

@@ -15,10 +15,10 @@ from bot.db.models import AuditEntry, Grant, Request
 from bot.db.models_keys import KeyRotation
 from engops.sandbox.base import Fault
 from engops.sandbox.stack import Stack
-from tests.scenario.test_access_flow import request_access
-from tests.scenario.test_key_rotation import keys_of, rotate, sweep_after
-from tests.scenario.test_offboarding import offboard, progress_message, progress_text
-from tests.support.slack import last_ephemeral
+from tests.support.aws_keys import keys_of
+from tests.support.slack import last_ephemeral, progress_message, progress_text
+from tests.support.slack_actions import offboard, request_access, rotate
+from tests.support.stacks import sweep_after
 from workflows.offboarding import transfer as offboarding_transfer
 
 ALICE = "alice@example.com"

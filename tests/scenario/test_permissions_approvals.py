@@ -14,19 +14,12 @@ from bot.db.models import ApprovalStep, Person, Request, RoleMember
 from bot.slack.offboarding_views import PREVIEW_CALLBACK as OFFBOARD_PREVIEW
 from engops.sandbox.slack import message_as_text
 from engops.sandbox.stack import Stack
-from tests.reliability.authorisation import mark, tampered, told_since
-from tests.reliability.slack_output import find_card
-from tests.scenario.test_access_flow import request_access
-from tests.scenario.test_it_requests import file_request
-from tests.scenario.test_key_rotation import keys_of, open_preview
-from tests.scenario.test_offboarding import preview, submit
+from tests.support.authorisation import mark, tampered, told_since
+from tests.support.aws_keys import keys_of
+from tests.support.directory import set_manager
 from tests.support.slack import reply_to
-
-
-def set_manager(stack: Stack, who: str, manager: str) -> None:
-    with stack.okta.lock:
-        user = next(u for u in stack.okta.users.values() if u.login == f"{who}@example.com")
-        user.manager_login = f"{manager}@example.com"
+from tests.support.slack_actions import file_request, open_preview, preview, request_access, submit
+from tests.support.slack_output import find_card
 
 
 def approve_in_channel(stack: Stack, who: str, ref: int, channel: str = "#it-engops") -> str:

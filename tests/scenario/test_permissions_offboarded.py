@@ -9,11 +9,12 @@ from sqlmodel import select
 from bot.db.models_keys import KeyRotation
 from engops.sandbox.slack import message_as_text
 from engops.sandbox.stack import Stack
-from tests.reliability.authorisation import mark, told_since
-from tests.reliability.slack_output import find_card
-from tests.scenario.test_key_rotation import iam, keys_of, open_preview, request_status, rotate
-from tests.scenario.test_offboarding import offboard
+from tests.support.authorisation import mark, told_since
+from tests.support.aws_keys import iam, keys_of
+from tests.support.effects import request_status
 from tests.support.slack import last_ephemeral, reply_to
+from tests.support.slack_actions import offboard, open_preview, rotate
+from tests.support.slack_output import find_card
 
 
 def rotation_status(stack: Stack, request_id: int) -> str:

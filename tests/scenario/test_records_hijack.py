@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from engops.sandbox.base import Fault
 from engops.sandbox.stack import Stack
-from tests.scenario.test_it_requests import ACCESS, INFRA, file_request
-from tests.scenario.test_offboarding import TRACKER, mention, offboard, progress_text
+from tests.support.gitlab import ACCESS, INFRA, OFFBOARDING_TRACKER
+from tests.support.slack import progress_text
+from tests.support.slack_actions import file_request, mention, offboard
 
 
 def add_outsider(stack: Stack) -> None:
@@ -54,21 +55,22 @@ def test_the_offboarding_record_goes_into_a_confidential_issue_of_the_bots_own(s
     add_outsider(stack)
     title = "Offboarding REQ-1: alice@example.com"
     decoys = {
-        stack.gitlab.open_issue(TRACKER, title, by="mallory"),
-        stack.gitlab.open_issue(TRACKER, title, by="mallory", confidential=True),
-        stack.gitlab.open_issue(TRACKER, title, by="engops-bot"),  # the bot's, but public: never for a record
+        stack.gitlab.open_issue(OFFBOARDING_TRACKER, title, by="mallory"),
+        stack.gitlab.open_issue(OFFBOARDING_TRACKER, title, by="mallory", confidential=True),
+        # the bot's, but public: never for a record
+        stack.gitlab.open_issue(OFFBOARDING_TRACKER, title, by="engops-bot"),
     }
     offboard(stack, "hank", mention(stack, "alice"))
     driver.click("heidi", "Approve")
     stack.wait_idle()
-    issues = stack.gitlab.issues(TRACKER)
+    issues = stack.gitlab.issues(OFFBOARDING_TRACKER)
     [record] = [i for i in issues if i["iid"] not in decoys]
     assert (record["title"], record["author"], record["confidential"]) == (title, "engops-bot", True)
     assert "alice@example.com" in record["description"] and "Outcome of each step" in record["description"]
     for issue in issues:
         if issue["iid"] in decoys:
             assert issue["description"] == "" and issue["notes"] == []
-    assert f"filed as {TRACKER}#{record['iid']}" in progress_text(stack)
+    assert f"filed as {OFFBOARDING_TRACKER}#{record['iid']}" in progress_text(stack)
 
 
 def test_a_confidential_request_is_not_offered_to_go_into_a_public_issue(stack: Stack) -> None:

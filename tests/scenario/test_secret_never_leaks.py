@@ -4,59 +4,25 @@ into any log line, not into any table (ours or DBOS's, where step outputs are pi
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import pickle
-import re
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import MetaData, inspect, select
 
 from bot import audit
 from engops.sandbox.aws import backdate_access_key
 from engops.sandbox.base import StandIn
 from engops.sandbox.stack import Stack
-from tests.scenario.test_key_rotation import iam, keys_of, open_preview, stored_secret, sweep_after
-from tests.scenario.test_key_rotation_crash import crash_and_restart
+from tests.support.aws_keys import iam, keys_of, stored_secret
 from tests.support.aws_secrets import capture_new_secrets
-from workflows.keys.rotation import FAILPOINTS
-
-_BASE64 = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
-
-
-def _decoded(text: str) -> Iterator[bytes]:
-    """Base64 runs in a text, decoded (DBOS stores pickled step outputs as base64)."""
-    for run in _BASE64.findall(text):
-        for decode in (base64.b64decode, base64.urlsafe_b64decode):
-            try:
-                yield decode(run + "=" * (-len(run) % 4))
-            except (binascii.Error, ValueError):
-                continue
-
-
-def found_in(text: str, secret: str) -> bool:
-    return secret in text or any(secret.encode() in blob for blob in _decoded(text))
+from tests.support.secret_search import database_dump, found_in
+from tests.support.slack_actions import open_preview
+from tests.support.stacks import crash_and_restart, sweep_after
+from workflows.keys.failpoints import FAILPOINTS
 
 
 def standin_traffic(standin: StandIn) -> str:
     return "\n".join(f"{c.method} {c.path} {c.query} {c.headers} {c.text()}" for c in standin.calls)
-
-
-def database_dump(stack: Stack) -> str:
-    """Every row of every table in every schema of the database (ours and DBOS's system tables)."""
-    assert stack.web is not None
-    engine = stack.web.services.db.engine
-    schemas = [s for s in inspect(engine).get_schema_names() if s not in ("information_schema", "pg_catalog")]
-    cells: list[str] = []
-    with engine.connect() as conn:
-        for schema in schemas:
-            metadata = MetaData(schema=None if schema in ("main", "public") else schema)
-            metadata.reflect(conn)
-            for table in metadata.sorted_tables:
-                for row in conn.execute(select(table)):
-                    cells += [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row]
-    return "\n".join(cells)
 
 
 def test_the_search_finds_a_secret_wherever_it_hides() -> None:

@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.db.models import Request
 from engops.sandbox.base import Fault
 from engops.sandbox.stack import Stack
-from tests.reliability.slack_output import find_card
+from tests.support.slack_output import find_card
 
 ALICE_IN_OKTA = "/api/v1/users/alice"  # the plan's look-up of the requester (by login, or by profile email)
 PLAN_TRIES = 3  # the test stack's Okta adapter tries a call this often before it gives up (fast_retries)

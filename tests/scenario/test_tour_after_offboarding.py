@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from engops.sandbox.aws import sandbox_client
 from engops.sandbox.stack import Stack
-from tests.scenario.test_access_flow import request_access
-from tests.scenario.test_offboarding import key_statuses, mention, offboard
+from tests.support.aws_keys import key_statuses
 from tests.support.slack import last_ephemeral
+from tests.support.slack_actions import mention, offboard, request_access
 
 
 def test_after_offboarding_alice_keeps_no_grant_and_cannot_get_aws_keys_back(stack: Stack) -> None:

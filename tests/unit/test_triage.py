@@ -9,7 +9,8 @@ import pytest
 from bench.triage_accuracy import load_rows, predict
 from bot.policy import Policy, load_policy
 from workflows.tickets import triage
-from workflows.tickets.filing import FilingForm, check_form, prefill_from_text, similar
+from workflows.tickets.duplicates import similar
+from workflows.tickets.filing_form import FilingForm, check_form, prefill_from_text
 
 POLICY = Path(__file__).resolve().parents[2] / "policy.example.yaml"
 

@@ -1,5 +1,5 @@
-"""Reading back what happened, for the reliability tests: durable work still pending, requests that did
-not reach a final state, and effects that happened twice (Slack messages, GitLab issues)."""
+"""Reading back what happened: a request's status, durable work still pending, requests that did not reach a
+final state, and effects that happened twice (Slack messages, GitLab issues)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.db.engine import Database, plain_url
 from bot.db.models import Request
 from engops.sandbox.gitlab import GitLabStandIn
 from engops.sandbox.slack import SlackStandIn, message_as_text
+from engops.sandbox.stack import Stack
 
 # Where a request rests once nothing more will happen without a person (or the clock) acting.
 FINAL = {"done", "denied", "failed", "partly_failed", "filed", "closed", "expired", "ended", "revoked", "undone"}
@@ -103,3 +104,11 @@ def dms_about(slack: SlackStandIn, who: str, ref: int, wording: str) -> int:
     return sum(
         1 for m in slack.dm(who) if wording in (text := message_as_text(m.text, m.blocks)) and about.search(text)
     )
+
+
+def request_status(stack: Stack, request_id: int) -> str:
+    assert stack.web is not None
+    with stack.web.services.db.session() as session:
+        req = session.get(Request, request_id)
+        assert req is not None
+        return req.status

@@ -40,7 +40,8 @@ _OWN_MENTION = re.compile(r"@[UW][A-Z0-9]{2,}")
 _OWN_DATE = re.compile(r"!date\^\d+\^[^|]*\|[^<>]*")
 # What leaks from a failure: stack traces, exception names, vendor error bodies.
 RAW_ERRORS = re.compile(
-    r"Traceback|File \"|Exception|SlackApiError|SlackCallError|ProviderError|TransientError|RateLimitedError|OperationalError"
+    r"Traceback|File \"|Exception|SlackApiError|SlackCallError|ProviderError|TransientError|RateLimitedError"
+    r"|OperationalError"
     r"|sqlalchemy|psycopg|botocore|urllib3|requests\.exceptions|<ErrorResponse|\"ok\": false|'ok': False|internal_error"
     r"|ratelimited|HTTPError|status_code"
 )
