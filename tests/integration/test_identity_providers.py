@@ -25,6 +25,7 @@ from engops.sandbox.okta import API_USER_LOGIN, DEFAULT_TOKEN, OktaStandIn
 from workflows.engine import identity, runtime
 from workflows.engine.identity import AliasOfAnother, Ambiguous, ServiceUser, TaggedToSomeoneElse
 from workflows.engine.runtime import Runtime
+from workflows.offboarding import protection
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "policy.example.yaml"
 DIRECTORY = demo_directory()
@@ -154,7 +155,7 @@ def test_iam_a_tag_for_the_exact_address_counts_outside_the_domain(installed: Ru
 
 
 def test_the_guard_knows_the_protected_roles_and_the_bots_own_accounts(installed: Runtime) -> None:
-    guard = identity.guard()
+    guard = protection.guard()
     assert guard.protected_people == {
         "grace@example.com": "offboarding.protected: role:it-admins",
         "heidi@example.com": "offboarding.protected: role:it-admins",

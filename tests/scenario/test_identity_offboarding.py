@@ -20,7 +20,7 @@ from tests.support.aws_keys import key_statuses
 from tests.support.slack import progress_text, reply_to
 from tests.support.slack_actions import mention, offboard, preview
 from workflows.engine.kinds import PlanError
-from workflows.offboarding import steps
+from workflows.offboarding import outcomes, steps
 from workflows.offboarding.flow import OffboardingKind
 
 
@@ -61,9 +61,9 @@ def test_an_alias_of_another_account_is_refused_at_preview(stack: Stack) -> None
 
 def test_an_alias_that_reaches_a_run_is_refused_by_the_step(stack: Stack) -> None:
     stack.wait_idle()
-    outcome = steps.run_step(steps.google_suspend, steps.PersonContext("old-bob@example.com"))
+    outcome = steps.run_step(steps.google_suspend, outcomes.PersonContext("old-bob@example.com"))
     assert outcome.status == "failed" and "only an alias of the account mona@example.com" in outcome.detail
-    outcome = steps.run_step(steps.google_signout, steps.PersonContext("old-bob@example.com"))
+    outcome = steps.run_step(steps.google_signout, outcomes.PersonContext("old-bob@example.com"))
     assert outcome.status == "failed"
     assert not stack.google.is_suspended("mona@example.com")
     assert stack.google.state()["signouts"] == {}

@@ -14,7 +14,7 @@ import pytest
 
 from bot.policy import OffboardingStep
 from bot.slack.offboarding_views import STEP_LABELS
-from workflows.offboarding import progress, steps
+from workflows.offboarding import outcomes, progress, steps
 from workflows.offboarding.plan import Lookup, person_lines
 
 ALL_STEPS = get_args(OffboardingStep)
@@ -28,10 +28,10 @@ def test_every_policy_step_runs_or_fails_honestly(name: str) -> None:
     assert name in steps.PERSON_STEPS, f"{name} would stay pending forever: the run never picks it up"
     if name in steps.IMPLEMENTED:
         return
-    outcome = steps.run_step(steps.PERSON_STEPS[name], steps.PersonContext("alice@example.com", 7))
-    assert outcome.status == "failed" and steps.NOT_IN_THIS_RELEASE in outcome.detail
+    outcome = steps.run_step(steps.PERSON_STEPS[name], outcomes.PersonContext("alice@example.com", 7))
+    assert outcome.status == "failed" and outcomes.NOT_IN_THIS_RELEASE in outcome.detail
     shown = person_lines(Lookup("alice@example.com"), [name], "tracker", datetime.now(UTC))
-    assert any(steps.NOT_IN_THIS_RELEASE in line for line in shown), shown
+    assert any(outcomes.NOT_IN_THIS_RELEASE in line for line in shown), shown
 
 
 def test_the_release_carries_out_the_example_policy_steps() -> None:

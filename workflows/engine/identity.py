@@ -14,7 +14,7 @@ from bot.policy import Policy, role_name
 from bot.providers.aws import IamUser
 from bot.providers.google import GoogleUser
 from bot.providers.okta import OktaUser
-from workflows.engine import people, runtime
+from workflows.engine import runtime
 
 OKTA_ADMIN_ROLES = {"SUPER_ADMIN": "an Okta super admin", "ORG_ADMIN": "an Okta org admin"}
 
@@ -243,39 +243,3 @@ def iam_user_of(email: str) -> str | Refusal | None:
     if all(name in services for name in tagged) and outside_domain(email, rt.policy.org.email_domain) is None:
         named = [user for name in name_candidates(email) if (user := aws.get_iam_user(name)) is not None]
     return pick_iam(email, rt.policy.org.email_domain, services, tagged, named)
-
-
-@dataclass(frozen=True)
-class Guard:
-    """Who is protected from offboarding, read once for a preview or a plan."""
-
-    protected_people: Mapping[str, str]
-    bot_accounts: Mapping[str, str]
-
-    def check(self, email: str, google: GoogleUser | None, okta: OktaUser | None) -> Protected | None:
-        roles = runtime.current().require_okta().admin_roles(okta.id) if okta is not None else []
-        return protection(
-            email,
-            google=google,
-            okta=okta,
-            okta_roles=roles,
-            protected_people=self.protected_people,
-            bot_accounts=self.bot_accounts,
-        )
-
-
-def guard() -> Guard:
-    """The protected roles' holders (live) and the bot's own accounts (GOOGLE_ADMIN_SUBJECT, the Okta API user)."""
-    rt = runtime.current()
-    roles = {r for r in map(role_name, rt.policy.offboarding.protected) if r is not None}
-    holders = {role: people.role_holders(role) for role in roles}
-    bot: dict[str, str] = {}
-    subject = rt.settings.google_admin_subject
-    if subject:
-        bot[subject.lower()] = "the bot's own Google admin account (GOOGLE_ADMIN_SUBJECT)"
-    if rt.okta is not None:
-        api_user = rt.okta.api_user()
-        if api_user is not None:
-            for name in (api_user.login.lower(), api_user.email.lower(), api_user.id):
-                bot[name] = "the Okta user the bot's API token belongs to"
-    return Guard(protected_entries(rt.policy, holders), bot)

@@ -19,7 +19,7 @@ from bot.providers.okta import OktaUser
 from bot.slack.offboarding_views import step_label
 from workflows.engine import identity, runtime
 from workflows.engine.runtime import NotConfiguredError
-from workflows.offboarding import end_grants, steps
+from workflows.offboarding import end_grants, outcomes, protection, steps
 from workflows.offboarding import transfer as offboarding_transfer
 
 T = TypeVar("T")
@@ -78,7 +78,7 @@ def _attempt(provider: str, errors: list[tuple[str, str]], fn: Callable[[], T]) 
     try:
         return fn()
     except ProviderError as exc:
-        errors.append((provider, steps.describe_error(exc)))
+        errors.append((provider, outcomes.describe_error(exc)))
     except NotConfiguredError as exc:
         errors.append((provider, str(exc)))
     return None
@@ -93,13 +93,13 @@ def _accepted(
     return found
 
 
-def look_up(email: str, guard: identity.Guard | None = None) -> Lookup:
+def look_up(email: str, guard: protection.Guard | None = None) -> Lookup:
     """One person's accounts, as the identity rules resolve them; with `guard`, whether they are protected."""
     rt = runtime.current()
     outside = identity.outside_domain(email, rt.policy.org.email_domain)
     if outside is not None:
         return Lookup(email, blocked=outside)
-    ctx = steps.PersonContext(email)
+    ctx = outcomes.PersonContext(email)
     errors: list[tuple[str, str]] = []
     refusals: list[tuple[str, identity.Refusal]] = []
     google = _accepted("Google", _attempt("Google", errors, ctx.google), refusals)
@@ -125,7 +125,7 @@ def look_up(email: str, guard: identity.Guard | None = None) -> Lookup:
         try:
             blocked = guard.check(email, google, okta)
         except (ProviderError, NotConfiguredError) as exc:  # fail closed: unchecked is not offboarded
-            why = steps.describe_error(exc) if isinstance(exc, ProviderError) else str(exc)
+            why = outcomes.describe_error(exc) if isinstance(exc, ProviderError) else str(exc)
             blocked = identity.Unverified(email, why)
         if blocked is None and unanswered:  # a super admin whose account could not be read is not known safe
             blocked = identity.Unverified(email, "; ".join(unanswered))
@@ -137,15 +137,15 @@ def look_up(email: str, guard: identity.Guard | None = None) -> Lookup:
 def look_up_all(emails: list[str]) -> list[Lookup]:
     """Everyone's lookups, with the protected-people check (refused at preview and plan, SPEC §6.3)."""
     try:
-        guard: identity.Guard | Exception = identity.guard()
+        guard: protection.Guard | Exception = protection.guard()
     except (ProviderError, NotConfiguredError) as exc:
         guard = exc
 
     def one(email: str) -> Lookup:
-        if isinstance(guard, identity.Guard):
+        if isinstance(guard, protection.Guard):
             return look_up(email, guard)
         found = look_up(email)
-        why = steps.describe_error(guard) if isinstance(guard, ProviderError) else str(guard)
+        why = outcomes.describe_error(guard) if isinstance(guard, ProviderError) else str(guard)
         return found if found.blocked else replace(found, blocked=identity.Unverified(found.email, why))
 
     with ThreadPoolExecutor(LOOKUPS_IN_PARALLEL, thread_name_prefix="offboard-lookup") as pool:
@@ -176,7 +176,7 @@ def person_lines(found: Lookup, policy_steps: list[str], tracker: str, now: date
             lines.append(f"GitLab: file the record in {tracker}")
             continue
         if name not in steps.IMPLEMENTED:  # said in advance, and the run records it as failed
-            lines.append(f"{step_label(name)}: {steps.not_carried_out(name, found.email)}")
+            lines.append(f"{step_label(name)}: {outcomes.not_carried_out(name, found.email)}")
             continue
         if name == "google_transfer_data" and not found.error("Google") and not found.refusal("Google"):
             lines.append(offboarding_transfer.preview_line(found.email, found.google))
@@ -294,7 +294,7 @@ def bulk_summary(found: list[Lookup], tracker: str) -> list[str]:
         ending = sum(1 for f in found if f.bot_made)
         lines.append(f"EngOps: end bot-made grants, open requests and key rotations of {ending} people")
     lines += [
-        f"{step_label(name)}: {name} {steps.NOT_IN_THIS_RELEASE}; it is recorded as failed for everyone"
+        f"{step_label(name)}: {name} {outcomes.NOT_IN_THIS_RELEASE}; it is recorded as failed for everyone"
         for name in policy_steps
         if name != "gitlab_issue" and name not in steps.IMPLEMENTED
     ]

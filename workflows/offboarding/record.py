@@ -24,7 +24,7 @@ from workflows.engine.durable import step
 from workflows.engine.runtime import NotConfiguredError
 from workflows.offboarding import progress
 from workflows.offboarding.details import OffboardingDetails, RecordIssue
-from workflows.offboarding.steps import Recorded, describe_error, done, failed, write_outcomes
+from workflows.offboarding.outcomes import Recorded, describe_error, done, failed, write_outcomes
 
 log = logging.getLogger(__name__)
 

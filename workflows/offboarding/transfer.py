@@ -23,7 +23,7 @@ from bot.providers.google import GoogleUser
 from workflows.engine import identity, people, runtime
 from workflows.engine.durable import step
 from workflows.engine.runtime import NotConfiguredError
-from workflows.offboarding import steps
+from workflows.offboarding import outcomes
 from workflows.offboarding.details import OffboardingDetails, Transfer
 
 STEP = "google_transfer_data"
@@ -40,7 +40,7 @@ MAX_CHECKS = 864  # 3 days of checks; then the step fails and says where to look
 def handover_account(email: str) -> tuple[str, GoogleUser | None, str | None]:
     """(handover email or description, their Google account, why there is none) for the person `email`."""
     if runtime.current().policy.offboarding.handover != "manager":
-        return "", None, f"handover: ask (the manager picks someone) {steps.NOT_IN_THIS_RELEASE}"
+        return "", None, f"handover: ask (the manager picks someone) {outcomes.NOT_IN_THIS_RELEASE}"
     to = people.manager_of(email)
     if not to:
         return "", None, f"no handover person: {email} has no manager in Okta"
@@ -54,19 +54,19 @@ def handover_account(email: str) -> tuple[str, GoogleUser | None, str | None]:
     return to, found, None
 
 
-def transfer_data(ctx: steps.PersonContext) -> steps.StepOutcome:
+def transfer_data(ctx: outcomes.PersonContext) -> outcomes.StepOutcome:
     """Start (or find) the transfer of the person's Drive and Calendar to the handover person."""
     user = ctx.google_user()
     if user is None:
-        return steps.skipped("not found in Google")
+        return outcomes.skipped("not found in Google")
     to, new_owner, why_not = handover_account(ctx.email)
     if new_owner is None:
-        return steps.failed(f"{why_not}; transfer Drive and Calendar in the Google Admin console")
+        return outcomes.failed(f"{why_not}; transfer Drive and Calendar in the Google Admin console")
     google = runtime.current().require_google()
     apps = google.transfer_applications()
     missing = [name for name in PARAMS if name not in apps]
     if missing:
-        return steps.failed(f"the Data Transfer API does not list {', '.join(missing)}")
+        return outcomes.failed(f"the Data Transfer API does not list {', '.join(missing)}")
     earlier = [t for t in google.find_transfers(user.id, new_owner.id) if t.status != "failed"]
     transfer = (
         earlier[-1]
@@ -75,8 +75,8 @@ def transfer_data(ctx: steps.PersonContext) -> steps.StepOutcome:
     )
     _remember(ctx.request_id, ctx.email, transfer.id, to)
     if transfer.status == "completed":
-        return steps.done(f"Drive and Calendar transferred to {to}")
-    return steps.StepOutcome("running", f"transferring Drive and Calendar to {to} (transfer {transfer.id})")
+        return outcomes.done(f"Drive and Calendar transferred to {to}")
+    return outcomes.StepOutcome("running", f"transferring Drive and Calendar to {to} (transfer {transfer.id})")
 
 
 def preview_line(email: str, user: GoogleUser | None) -> str:
@@ -119,19 +119,19 @@ def _running(run_id: int) -> tuple[int, list[RunStep], dict[str, Transfer]]:
         return run.request_id, rows, details_of(req, OffboardingDetails).transfers
 
 
-def _checked(row: RunStep, transfer: Transfer) -> steps.StepOutcome | None:
+def _checked(row: RunStep, transfer: Transfer) -> outcomes.StepOutcome | None:
     """The outcome once Google says the transfer ended; None while it runs (or Google does not answer now)."""
     to = transfer.to
     try:
         status = runtime.current().require_google().get_transfer(transfer.id).status
     except NotFoundError:
-        return steps.failed(f"Google does not know transfer {transfer.id} any more; Retry starts a new one")
+        return outcomes.failed(f"Google does not know transfer {transfer.id} any more; Retry starts a new one")
     except (ProviderError, NotConfiguredError):
         return None  # asked again at the next check
     if status == "completed":
-        return steps.done(f"Drive and Calendar transferred to {to}")
+        return outcomes.done(f"Drive and Calendar transferred to {to}")
     if status == "failed":
-        return steps.failed(
+        return outcomes.failed(
             f"Google reports the transfer to {to} failed (transfer {transfer.id}); Retry starts a new one"
         )
     return None
@@ -144,16 +144,16 @@ def check_transfers(run_id: int, give_up: bool = False) -> int:
     finished = []
     for row in rows:
         transfer = transfers.get(row.subject)
-        outcome = _checked(row, transfer) if transfer else steps.failed("the transfer's id was not recorded; Retry")
+        outcome = _checked(row, transfer) if transfer else outcomes.failed("the transfer's id was not recorded; Retry")
         if outcome is None and give_up:
-            outcome = steps.failed(
+            outcome = outcomes.failed(
                 f"not completed after {MAX_CHECKS * CHECK_EVERY / 3600:.0f} hours: check transfer "
                 f"{transfer.id if transfer else None} in the Google Admin console"
             )
         if outcome is not None:
-            finished.append(steps.Recorded(row.id or 0, row.subject, STEP, outcome))
+            finished.append(outcomes.Recorded(row.id or 0, row.subject, STEP, outcome))
     if finished:
-        steps.write_outcomes(request_id, finished)
+        outcomes.write_outcomes(request_id, finished)
     return len(rows) - len(finished)
 
 
