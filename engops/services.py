@@ -1,4 +1,8 @@
-"""The composition root: the one place adapters, storage and the Slack app are constructed."""
+"""The composition root: the one place adapters, storage and the Slack app are constructed.
+
+Every process knows every kind of request and every durable workflow (`workflows.registry`): a web-only replica
+(`serve --no-worker`) answers Retry and `/engops status` for kinds whose listeners never import the module that
+registers them."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import workflows.registry  # noqa: F401  (every kind and workflow, in every process: see the docstring)
 from bot.clock import Clock, SystemClock
 from bot.db.engine import Database
 from bot.metrics import Metrics

@@ -26,6 +26,10 @@ class ProviderError(Exception):
         self.message = message
         self.status = status
 
+    def __reduce__(self) -> tuple[type[ProviderError], tuple[str, str, int | None]]:
+        # DBOS pickles a failed step's error and unpickles it when it replays the workflow (after a restart)
+        return (type(self), (self.provider, self.message, self.status))
+
 
 class NotFoundError(ProviderError):
     """The thing asked for does not exist at the provider."""
@@ -47,6 +51,9 @@ class RateLimitedError(TransientError):
     def __init__(self, provider: str, retry_after: float, message: str = "rate limited") -> None:
         super().__init__(provider, message, 429)
         self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[type[RateLimitedError], tuple[str, float, str]]:  # type: ignore[override]
+        return (type(self), (self.provider, self.retry_after, self.message))
 
 
 def retrying(

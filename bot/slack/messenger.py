@@ -76,6 +76,10 @@ class SlackCallError(Exception):
         self.error = error
         self.status = status
 
+    def __reduce__(self) -> tuple[type[SlackCallError], tuple[str, str, int]]:
+        # DBOS pickles a failed step's error and unpickles it when it replays the workflow (after a restart)
+        return (type(self), (self.method, self.error, self.status))
+
     @property
     def passing(self) -> bool:
         return self.status >= 500 or self.status == 429 or self.error in _PASSING_ERRORS

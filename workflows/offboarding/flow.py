@@ -60,7 +60,11 @@ def live_refusal(requester_slack_id: str) -> str | None:
     """Why the requester may not offboard, with the roles read live (the listener's cache may be cold)."""
     try:
         actor = people.live_actor(requester_slack_id)
-    except (LookupError, SlackCallError):
+    except SlackCallError as exc:
+        if exc.passing:
+            return "Slack did not answer, so I could not check that you may offboard people. Try again."
+        return "I could not find your email address in Slack, so I could not check that you may offboard people."
+    except LookupError:
         return "I could not find your email address in Slack, so I could not check that you may offboard people."
     except ProviderError as exc:
         return f"Okta did not answer ({exc.message}), so I could not check that you may offboard people. Try again."

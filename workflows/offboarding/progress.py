@@ -189,9 +189,8 @@ def post_or_update(run_id: int) -> None:
     try:
         posted = rt.slack.post(_target_channel(req), text, blocks)
     except SlackCallError as exc:
-        if exc.passing:
-            raise  # a passing failure: the step tries again, rather than deciding on it
-        # e.g. a DM between two people, or a private channel without the bot: the requester's DM still works
+        # e.g. a DM between two people, a private channel without the bot, or a channel Slack keeps failing: the
+        # requester's DM still works (raising here instead would stop the run before its steps)
         log.warning(
             "progress of REQ-%s not postable in the request channel (%s); posting to the requester",
             req.id,

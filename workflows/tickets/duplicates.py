@@ -169,9 +169,7 @@ def close_offer(request_id: int) -> None:
     text, blocks = triage_views.offer_answered(ref=req.ref, choice=choice)
     try:
         runtime.current().slack.update(offer.channel, offer.ts, text, blocks)
-    except SlackCallError as exc:
-        if exc.passing:
-            raise  # a passing failure: the step tries again, rather than deciding on it
+    except SlackCallError as exc:  # the offer's buttons are refused once it is closed; the message is cosmetic
         log.info("cannot update the offer of %s: %s", req.ref, exc.error)
     change_details(request_id, _offer_closed)
 
