@@ -164,8 +164,10 @@ def test_message_shortcut_escalates_a_message(console: Console) -> None:
     expect = console.expect
     console.open("carol", "general")
     console.send("My laptop cannot reach the VPN since the update")
+    expect(console.message("cannot reach the VPN")).to_be_visible()  # carol sees it sent before anyone acts on it
     console.be("hank")  # help desk
     message = console.message("cannot reach the VPN")
+    expect(message).to_be_visible()
     message.hover()
     message.locator(".msg-more").click()
     message.locator('[data-shortcut="escalate_message"]').click()
