@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
 T = TypeVar("T")
+SEND_TRIES = 4
 WAIT_MS = 90_000  # the bot's work after an ack runs in its worker; the console polls for it. Only bounds a hang:
 # the waits end as soon as the page shows the answer, and the bot's own retries may take this long under load
 
@@ -121,9 +122,28 @@ class Console:
         return bool(self.page.evaluate("window.__sameDocument === true"))
 
     # --- typing and clicking -------------------------------------------------------------------------
-    def send(self, text: str) -> None:
+    def send_once(self, text: str) -> None:
+        """Type `text` and press Enter, whatever comes of it (for what the console is meant to refuse)."""
         self.page.fill("#composer", text)
         self.page.press("#composer", "Enter")
+
+    def send(self, text: str) -> None:
+        """Type `text` and press Enter; told it did not go through (the console's toast: e.g. Slack's "operation
+        timed out" when the bot's first ack is slow on a loaded machine), or before the page could send, send it
+        again, as a person would."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+        action = "command" if text.startswith("/") else "post"
+        for _ in range(SEND_TRIES):
+            self.page.fill("#composer", text)
+            try:
+                with self.page.expect_response(lambda r: r.url.endswith(f"/api/{action}"), timeout=15_000) as sent:
+                    self.page.press("#composer", "Enter")
+            except PlaywrightTimeoutError:
+                continue  # the page was not ready to send yet
+            if sent.value.json().get("ok"):
+                return
+        raise AssertionError(f"the console never sent {text!r}")
 
     @property
     def modal(self) -> Any:
@@ -166,8 +186,16 @@ class Console:
     # --- evidence ------------------------------------------------------------------------------------
     def screenshot(self, name: str, *show: Any) -> None:
         """Save docs/screenshots/<name>.png, after scrolling each of `show` into view."""
+        from playwright.sync_api import Error as PlaywrightError
+
         for locator in show:
-            locator.scroll_into_view_if_needed()
+            for attempt in range(SEND_TRIES):
+                try:  # the console re-renders as it polls: an element found may be replaced before it is scrolled to
+                    locator.scroll_into_view_if_needed()
+                    break
+                except PlaywrightError:
+                    if attempt == SEND_TRIES - 1:
+                        raise
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 

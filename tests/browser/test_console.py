@@ -72,7 +72,7 @@ def test_home_shortcut_and_ephemeral_reply(console: Console) -> None:
     expect(console.modal.locator(".modal-title")).to_have_text("Request access")
     console.close_modal()
     # an unknown slash command is refused by the client, as in Slack
-    console.send("/nope")
+    console.send_once("/nope")
     expect(page.locator(".toast.error")).to_contain_text("/nope is not a valid command")
     page.locator(".toast.error").click()  # dismissed
     # the command's words pre-fill the modal; zoom-users needs no approval
