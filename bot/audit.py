@@ -88,7 +88,11 @@ def _chain(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    # The head row is created by the first migration; updating it first takes the write lock.
+    # Everything else this transaction writes goes out first, so that no other lock is waited for while the
+    # head is held: a transaction holding the head while it queued for a request row made every audited change,
+    # the ack path's too, wait behind that row's holder (and, when the holder then wanted the head, deadlock).
+    session.flush()
+    # The head row is created by the first migration; updating it takes the write lock.
     session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + len(pending)))
     head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
     session.refresh(head)

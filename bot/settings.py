@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     google_api_url: str = "https://admin.googleapis.com/"
 
     aws_endpoint_url: str | None = None
-    aws_default_region: str = Field(default="us-east-1")
+    aws_default_region: str | None = None  # None: boto3's own chain (AWS_REGION, the profile's region)
 
     gitlab_url: str = "https://gitlab.com"
     gitlab_token: SecretStr | None = None

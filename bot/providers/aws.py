@@ -129,7 +129,7 @@ class AwsAdapter:
     def __init__(
         self,
         endpoint_url: str | None = None,
-        region: str = DEFAULT_REGION,
+        region: str | None = None,
         *,
         session: Any = None,
         attempts: int = 6,
