@@ -145,6 +145,20 @@ class Console:
                 return
         raise AssertionError(f"the console never sent {text!r}")
 
+    def send_for_modal(self, command: str) -> None:
+        """Send a slash command that opens a modal; when none opens (the bot was too slow for Slack's 3-second
+        trigger on a loaded machine, and said so), send it again, as a person would."""
+        from playwright.sync_api import expect
+
+        for attempt in range(SEND_TRIES):
+            self.send(command)
+            try:
+                expect(self.modal).to_have_count(1, timeout=15_000)
+                return
+            except AssertionError:
+                if attempt == SEND_TRIES - 1:
+                    raise
+
     @property
     def modal(self) -> Any:
         return self.page.locator("#modal")
@@ -174,6 +188,22 @@ class Console:
 
     def click(self, label: str, within: Any) -> None:
         within.locator(".bk-button", has_text=label).first.click()
+
+    def shortcut(self, text: str, callback_id: str) -> None:
+        """Run a message shortcut from the ⋯ menu of the newest message containing `text`. The console re-renders
+        as it polls, which closes an open menu; then open it again, as a person would."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        for attempt in range(SEND_TRIES):
+            message = self.message(text)
+            try:
+                message.hover()
+                message.locator(".msg-more").click(timeout=5_000)
+                message.locator(f'[data-shortcut="{callback_id}"]').click(timeout=5_000)
+                return
+            except PlaywrightError:
+                if attempt == SEND_TRIES - 1:
+                    raise
 
     # --- the stand-ins panel -------------------------------------------------------------------------
     @property

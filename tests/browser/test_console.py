@@ -14,7 +14,7 @@ from tests.support.gitlab import ACCESS, INTEGRATIONS, OPERATIONS
 def test_access_request_approved_by_manager_then_owner(console: Console) -> None:
     page, expect = console.page, console.expect
     console.open("alice", "general")
-    console.send("/access")
+    console.send_for_modal("/access")
     expect(console.modal.locator(".modal-title")).to_have_text("Request access")
     console.type_ahead("Okta group", "sandbox", "aws-sandbox-admins")
     console.fill("Justification", "Debugging the staging incident")
@@ -102,7 +102,7 @@ def test_home_shortcut_and_ephemeral_reply(console: Console) -> None:
 def test_offboarding_needs_a_second_person(console: Console) -> None:
     expect = console.expect
     console.open("hank", "it-engops")  # help desk
-    console.send("/offboard @alice")
+    console.send_for_modal("/offboard @alice")
     expect(console.modal).to_contain_text("Google: suspend alice@example.com (currently active")
     expect(console.modal).to_contain_text("AWS: deactivate 1 access key of IAM user alice")
     console.fill("Reason", "Last day was Friday (HR-1234)")
@@ -136,7 +136,7 @@ def test_offboarding_needs_a_second_person(console: Console) -> None:
 def test_it_request_lands_in_the_channels_tracker(console: Console) -> None:
     expect = console.expect
     console.open("carol", "bt-integrations")
-    console.send("/it Invoices stopped syncing to the billing system")
+    console.send_for_modal("/it Invoices stopped syncing to the billing system")
     expect(console.modal.locator(".modal-title")).to_have_text("File an IT request")
     expect(console.field("Summary").locator("input")).to_have_value("Invoices stopped syncing to the billing system")
     console.fill("Details", "Since this morning new invoices are missing downstream.")
@@ -166,11 +166,8 @@ def test_message_shortcut_escalates_a_message(console: Console) -> None:
     console.send("My laptop cannot reach the VPN since the update")
     expect(console.message("cannot reach the VPN")).to_be_visible()  # carol sees it sent before anyone acts on it
     console.be("hank")  # help desk
-    message = console.message("cannot reach the VPN")
-    expect(message).to_be_visible()
-    message.hover()
-    message.locator(".msg-more").click()
-    message.locator('[data-shortcut="escalate_message"]').click()
+    expect(console.message("cannot reach the VPN")).to_be_visible()
+    console.shortcut("cannot reach the VPN", "escalate_message")
     expect(console.modal.locator(".modal-title")).to_have_text("Escalate to EngOps")
     expect(console.field("Summary").locator("input")).to_have_value("My laptop cannot reach the VPN since the update")
     console.fill("Details", "Carol is blocked; reinstalling the client did not help.")
@@ -203,7 +200,7 @@ def test_key_rotation_shows_new_key_and_secret(console: Console) -> None:
     console.open("alice", "general")
     old = page.locator('#panel .iam-key[data-iam-user="alice"]')
     expect(old).to_have_count(1)
-    console.send("/rotate-keys")
+    console.send_for_modal("/rotate-keys")
     expect(console.modal).to_contain_text("IAM user")
     expect(console.modal).to_contain_text("last used 20 days ago")
     console.submit()
