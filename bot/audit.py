@@ -1,9 +1,14 @@
 """Append-only, hash-chained audit log.
 
 Each entry's hash covers the previous entry's hash and its own canonical JSON, so a changed,
-removed or reordered entry breaks the chain at that point. Appends are serialised by
-updating the single `audit_head` row, which takes the write lock on every backend; they are
-chained at commit, so that lock is held as briefly as possible.
+removed or reordered entry breaks the chain at that point.
+
+An entry is written into `audit_inbox` in the transaction of the change it records, so it commits
+with that change or not at all, and no lock is shared between audited changes. The sealer (`seal`,
+run by every worker a moment apart, and before `verify` and `export`) chains inbox entries in id
+order under the `audit_head` row's lock and removes them from the inbox. (Chaining at commit made
+the head row the one lock every audited change shared; under a burst on PostgreSQL Slack's ack path
+queued behind it past its deadline.)
 """
 
 from __future__ import annotations
@@ -17,11 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, update
 from sqlmodel import Session, col, select
 
 from bot.db.engine import Database
-from bot.db.models import AuditEntry, AuditHead
+from bot.db.models import AuditEntry, AuditHead, AuditInbox
 from bot.db.types import utcnow
 
 GENESIS = "0" * 64
@@ -67,59 +71,72 @@ def append(
 
 
 def append_many(session: Session, entries: list[dict[str, Any]]) -> None:
-    """Several entries (each the keyword arguments of `append`).
-
-    They are numbered and hashed just before the transaction commits (`_chain`): the head row is the one lock
-    every audited change shares, so it is taken last and held only for the commit itself. (Taken where the
-    entry was added, a transaction held it for all its remaining statements; on PostgreSQL every other
-    audited change — Slack's ack path included — queued behind that.)"""
-    pending = session.info.setdefault(_PENDING, [])
+    """Several entries (each the keyword arguments of `append`)."""
     for fields in entries:
-        pending.append(
-            {**fields, "at": utcnow(), "detail": json.loads(json.dumps(fields.get("detail") or {}, default=str))}
+        session.add(
+            AuditInbox(
+                at=utcnow(),
+                actor=fields["actor"],
+                action=fields["action"],
+                subject=fields.get("subject") or "",
+                request_id=fields.get("request_id"),
+                detail=json.loads(json.dumps(fields.get("detail") or {}, default=str)),
+            )
         )
 
 
-_PENDING = "audit_pending"
+def details_recorded(session: Session, request_id: int, actions: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The details of a request's entries with these actions, chained or still waiting in the inbox."""
+    chained = select(AuditEntry.detail).where(AuditEntry.request_id == request_id, col(AuditEntry.action).in_(actions))
+    waiting = select(AuditInbox.detail).where(AuditInbox.request_id == request_id, col(AuditInbox.action).in_(actions))
+    return [*session.exec(chained), *session.exec(waiting)]
 
 
-@event.listens_for(Session, "before_commit")
-def _chain(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
-        return
-    # Everything else this transaction writes goes out first, so that no other lock is waited for while the
-    # head is held: a transaction holding the head while it queued for a request row made every audited change,
-    # the ack path's too, wait behind that row's holder (and, when the holder then wanted the head, deadlock).
-    session.flush()
-    # The head row is created by the first migration; updating it takes the write lock.
-    session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + len(pending)))
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
-    session.refresh(head)
-    seq, prev = head.seq - len(pending), head.hash
-    for fields in pending:
-        seq += 1
-        entry = AuditEntry(
-            seq=seq,
-            at=fields["at"],
-            actor=fields["actor"],
-            action=fields["action"],
-            subject=fields.get("subject") or "",
-            request_id=fields.get("request_id"),
-            detail=fields["detail"],
-            prev_hash=prev,
-            hash="",
-        )
-        entry.hash = prev = entry_hash(prev, entry)
-        session.add(entry)
-    head.hash = prev
-    session.add(head)
-    session.flush()
+SEAL_BATCH = 500
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def seal(db: Database, *, wait: bool = False) -> int:
+    """Chain what the inbox holds; the number of entries chained. Without `wait`, returns at once when another
+    sealer holds the head (it chains these too, or the next one does); with it, everything committed before the
+    call is chained when it returns."""
+    sealed = 0
+    while True:
+        with db.session() as session:
+            head = _take_head(session, wait=wait)
+            if head is None:
+                return sealed
+            waiting = list(session.exec(select(AuditInbox).order_by(col(AuditInbox.id)).limit(SEAL_BATCH)))
+            seq, prev = head.seq, head.hash
+            for waiting_entry in waiting:
+                seq += 1
+                entry = AuditEntry(
+                    seq=seq,
+                    at=waiting_entry.at,
+                    actor=waiting_entry.actor,
+                    action=waiting_entry.action,
+                    subject=waiting_entry.subject,
+                    request_id=waiting_entry.request_id,
+                    detail=waiting_entry.detail,
+                    prev_hash=prev,
+                    hash="",
+                )
+                entry.hash = prev = entry_hash(prev, entry)
+                session.add(entry)
+                session.delete(waiting_entry)
+            head.seq, head.hash = seq, prev
+            session.add(head)
+        sealed += len(waiting)
+        if len(waiting) < SEAL_BATCH:
+            return sealed
+
+
+def _take_head(session: Session, *, wait: bool) -> AuditHead | None:
+    """The head row, locked for this transaction; None when another sealer has it and `wait` is false
+    (PostgreSQL). On SQLite the transaction already holds the database's write lock."""
+    query = select(AuditHead).where(AuditHead.id == 1)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=not wait)
+    return session.exec(query).first()
 
 
 def record(db: Database, **kwargs: Any) -> None:
@@ -137,12 +154,18 @@ class VerifyResult:
 
 
 def verify(db: Database) -> VerifyResult:
+    """Seal what waits, then check the chain up to the head (entries a concurrent sealer adds after the head
+    was read are checked next time)."""
+    seal(db, wait=True)
     prev = GENESIS
     expected_seq = 1
     checked = 0
     with db.session() as session:
         head = session.get(AuditHead, 1)
-        for entry in session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))):
+        query = select(AuditEntry).order_by(col(AuditEntry.seq))
+        if head is not None:
+            query = query.where(col(AuditEntry.seq) <= head.seq)
+        for entry in session.exec(query):
             if entry.seq != expected_seq:
                 return VerifyResult(
                     False, checked, f"entry {expected_seq} is missing (next is {entry.seq})", expected_seq
@@ -167,6 +190,8 @@ def verify(db: Database) -> VerifyResult:
 
 
 def iter_entries(db: Database, since: datetime | None = None) -> Iterator[AuditEntry]:
+    """The chain, oldest first, after sealing what waits."""
+    seal(db, wait=True)
     with db.session() as session:
         query = select(AuditEntry).order_by(col(AuditEntry.seq))
         if since is not None:

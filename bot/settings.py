@@ -6,12 +6,13 @@ lists what a given mode (serve, socket, worker, ...) still lacks, one line per v
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +37,11 @@ def _require_http_url(value: str, *, name: str) -> str:
     return value
 
 
+def okta_scope_list(text: str) -> list[str]:
+    """Scopes separated by commas (the Okta SDK's `OKTA_CLIENT_SCOPES`) or spaces (OAuth's own form)."""
+    return list(dict.fromkeys(s for s in re.split(r"[\s,]+", text) if s))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
@@ -49,13 +55,15 @@ class Settings(BaseSettings):
     okta_client_clientid: str | None = None
     okta_client_privatekey: SecretStr | None = None
     okta_client_scopes: str | None = None
+    okta_client_kid: str | None = None
+    okta_client_dpop: bool = False
 
     google_application_credentials: str | None = None
     google_admin_subject: str | None = None
     google_api_url: str = "https://admin.googleapis.com/"
 
     aws_endpoint_url: str | None = None
-    aws_default_region: str | None = None  # None: boto3's own chain (AWS_REGION, the profile's region)
+    aws_default_region: str | None = None  # None: AWS_REGION, then the profile's region (bot.providers.aws)
 
     gitlab_url: str = "https://gitlab.com"
     gitlab_token: SecretStr | None = None
@@ -81,6 +89,21 @@ class Settings(BaseSettings):
         if not scheme.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError(f"must be a sqlite:/// or postgresql:// URL, got scheme {scheme!r}")
         return value
+
+    @field_validator("okta_client_dpop", mode="before")
+    @classmethod
+    def _true_or_false(cls, value: object) -> object:
+        # Only the two words SPEC §4 names: "yes"/"1"/"on" would be accepted by pydantic and differ by vendor.
+        if isinstance(value, str):
+            if value.strip().lower() not in ("true", "false"):
+                raise ValueError(f"must be true or false, got {value!r}")
+            return value.strip().lower() == "true"
+        return value
+
+    @property
+    def okta_scopes(self) -> list[str]:
+        """`OKTA_CLIENT_SCOPES` as the Okta SDK reads it (comma-separated), spaces accepted too."""
+        return okta_scope_list(self.okta_client_scopes or "")
 
     # --- what each mode needs -----------------------------------------------------------
     @property
@@ -117,7 +140,7 @@ class Settings(BaseSettings):
                     "OKTA_CLIENT_TOKEN: required with OKTA_CLIENT_ORGURL "
                     "(or OKTA_CLIENT_CLIENTID + OKTA_CLIENT_PRIVATEKEY + OKTA_CLIENT_SCOPES)"
                 )
-            if self.okta_client_clientid and not self.okta_client_scopes:
+            if self.okta_client_clientid and not self.okta_scopes:
                 problems.append("OKTA_CLIENT_SCOPES: required with OKTA_CLIENT_CLIENTID")
         elif self.okta_client_token is not None:
             problems.append("OKTA_CLIENT_ORGURL: required when OKTA_CLIENT_TOKEN is set")

@@ -15,7 +15,7 @@ from bot.policy import Policy
 from bot.slack import cards, modals
 from bot.slack.escape import escape
 from commands.deps import Deps
-from commands.interaction import metadata
+from commands.interaction import metadata, open_modal
 from workflows.access.flow import new_access_request, revoke
 from workflows.access.form import check_access_form, duration_hint
 from workflows.engine.approvals import open_request
@@ -44,14 +44,15 @@ def register(app: App, deps: Deps) -> None:
             ack(text=f"{exc} Use `/access <group> <duration> <reason…>`, e.g. `/access zoom-users 8h Customer calls`.")
             return
         ack()
-        deps.slack.views_open(
-            trigger_id=command["trigger_id"], view=modal_for(deps, user, command.get("channel_id"), text)
-        )
+        channel = command.get("channel_id")
+        view = modal_for(deps, user, channel, text)
+        open_modal(deps, view, trigger_id=command["trigger_id"], user=user, channel=channel)
 
     @app.shortcut("request_access")
     def shortcut(ack: Ack, shortcut: dict[str, Any]) -> None:
         ack()
-        deps.slack.views_open(trigger_id=shortcut["trigger_id"], view=modal_for(deps, shortcut["user"]["id"], None, ""))
+        user = shortcut["user"]["id"]
+        open_modal(deps, modal_for(deps, user, None, ""), trigger_id=shortcut["trigger_id"], user=user, channel=None)
 
     @app.options(modals.GROUP_ACTION)
     def group_options(ack: Ack, payload: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot.db.models import Grant
 from bot.slack import cards, modals
 from commands.deps import Deps
-from commands.interaction import channel_of, metadata, reply_id, request_id_from
+from commands.interaction import channel_of, metadata, open_modal, reply_id, request_id_from
 from workflows.access.flow import revoke
 from workflows.engine.approvals import Outcome, ask_decision, check_decision, retry
 from workflows.engine.replies import reply_later
@@ -55,7 +55,9 @@ def register(app: App, deps: Deps) -> None:
         if not outcome.ok:
             answer(body, outcome)
             return
-        deps.slack.views_open(trigger_id=body["trigger_id"], view=modals.deny_modal(request_id, channel_of(body)))
+        channel = channel_of(body)
+        view = modals.deny_modal(request_id, channel)
+        open_modal(deps, view, trigger_id=body["trigger_id"], user=body["user"]["id"], channel=channel)
 
     @app.view(modals.DENY_CALLBACK)
     def deny_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

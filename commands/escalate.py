@@ -11,7 +11,7 @@ from bot.db import queries
 from bot.slack import triage_views
 from bot.slack.escape import mention
 from commands.deps import Deps
-from commands.interaction import channel_of, reply_id, request_id_from
+from commands.interaction import channel_of, open_modal, reply_id, request_id_from
 from commands.it_request import request_modal, submit
 from workflows.engine.replies import reply_later
 from workflows.tickets.escalation import acknowledge, show_permalink
@@ -22,11 +22,13 @@ def register(app: App, deps: Deps) -> None:
     def escalate_message(ack: Ack, shortcut: dict[str, Any]) -> None:
         ack()
         user = shortcut["user"]["id"]
+        channel = shortcut.get("channel") or {}
+        trigger_id = shortcut["trigger_id"]
         if not (verdict := may_escalate(deps, user)).ok:
-            deps.slack.views_open(trigger_id=shortcut["trigger_id"], view=triage_views.refused_modal(verdict.message))
+            refused = triage_views.refused_modal(verdict.message)
+            open_modal(deps, refused, trigger_id=trigger_id, user=user, channel=channel.get("id"))
             return
         message = shortcut.get("message") or {}
-        channel = shortcut.get("channel") or {}
         ts = str(message.get("ts") or shortcut.get("message_ts") or "")
         meta = {
             "channel_id": channel.get("id"),
@@ -37,8 +39,8 @@ def register(app: App, deps: Deps) -> None:
         author = mention(str(message.get("user") or ""), "someone")
         source = f"Escalating a message by {author}; its thread goes into the issue. Link: resolving…"
         view = request_modal(deps, "escalation", str(message.get("text") or ""), meta, source=source)
-        opened = deps.slack.views_open(trigger_id=shortcut["trigger_id"], view=view)
-        view_id = (opened.get("view") or {}).get("id")
+        opened = open_modal(deps, view, trigger_id=trigger_id, user=user, channel=channel.get("id"))
+        view_id = ((opened or {}).get("view") or {}).get("id")
         if view_id and channel.get("id") and ts:
             show_permalink(deps.dispatcher, str(view_id), view, str(channel["id"]), ts)
 
@@ -52,9 +54,8 @@ def register(app: App, deps: Deps) -> None:
         text = command.get("text") or ""
         reference = _first_url(text)
         meta = {"channel_id": command.get("channel_id"), "channel_name": command.get("channel_name")}
-        deps.slack.views_open(
-            trigger_id=command["trigger_id"], view=request_modal(deps, "escalation", text, meta, reference=reference)
-        )
+        view = request_modal(deps, "escalation", text, meta, reference=reference)
+        open_modal(deps, view, trigger_id=command["trigger_id"], user=user, channel=command.get("channel_id"))
 
     @app.view(triage_views.ESCALATION_CALLBACK)
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -1,9 +1,14 @@
-"""Small helpers for reading Slack interaction payloads."""
+"""Small helpers for reading Slack interaction payloads, and opening a modal with their trigger."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from commands.deps import Deps
+from workflows.engine.replies import reply_later
 
 
 def request_id_from(action: dict[str, Any]) -> int | None:
@@ -29,3 +34,27 @@ def reply_id(body: dict[str, Any]) -> str:
     """A stable id for the answer to this one interaction (Slack may deliver it twice)."""
     actions = body.get("actions") or [{}]
     return f"{body.get('user', {}).get('id', '')}-{actions[0].get('action_ts', body.get('trigger_id', ''))}"
+
+
+# What the user is told when a modal cannot be opened in the trigger's 3 seconds, by Slack's error.
+_NOT_OPENED = {
+    "ratelimited": "Slack is busy right now, so the form could not open. Please try again in a moment.",
+    "expired_trigger_id": "Slack closed the window for opening the form before it could open. Please try again.",
+}
+
+
+def open_modal(
+    deps: Deps, view: dict[str, Any], *, trigger_id: str, user: str, channel: str | None
+) -> dict[str, Any] | None:
+    """views.open; None when Slack could not open it in the trigger's life (busy, or the trigger ran out),
+    after arranging to tell the user so (ephemeral, else a DM) once the ack is sent. Such a call is not
+    retried (bot/slack/messenger.py TRIGGER_METHODS): a retry would come after the trigger is gone."""
+    try:
+        opened = deps.slack.views_open(trigger_id=trigger_id, view=view).data
+    except SlackApiError as exc:
+        text = _NOT_OPENED.get(str(exc.response.get("error") or ""))
+        if text is None:
+            raise
+        reply_later(deps.dispatcher, f"modal-{trigger_id}", user, channel, text)
+        return None
+    return opened if isinstance(opened, dict) else {}

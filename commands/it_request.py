@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 
 from bot.slack import modals, triage_views
 from commands.deps import Deps
-from commands.interaction import channel_of, metadata, reply_id, request_id_from
+from commands.interaction import channel_of, metadata, open_modal, reply_id, request_id_from
 from workflows.engine.replies import reply_later
 from workflows.tickets import triage
 from workflows.tickets.duplicates import answer_duplicate_offer
@@ -20,14 +20,14 @@ def register(app: App, deps: Deps) -> None:
     def it(ack: Ack, command: dict[str, Any]) -> None:
         ack()
         meta = {"channel_id": command.get("channel_id"), "channel_name": command.get("channel_name")}
-        deps.slack.views_open(
-            trigger_id=command["trigger_id"], view=request_modal(deps, "it_request", command.get("text") or "", meta)
-        )
+        view = request_modal(deps, "it_request", command.get("text") or "", meta)
+        open_modal(deps, view, trigger_id=command["trigger_id"], user=command["user_id"], channel=meta["channel_id"])
 
     @app.shortcut("file_it_request")
     def shortcut(ack: Ack, shortcut: dict[str, Any]) -> None:
         ack()
-        deps.slack.views_open(trigger_id=shortcut["trigger_id"], view=request_modal(deps, "it_request", "", {}))
+        view = request_modal(deps, "it_request", "", {})
+        open_modal(deps, view, trigger_id=shortcut["trigger_id"], user=shortcut["user"]["id"], channel=None)
 
     @app.view(triage_views.IT_CALLBACK)
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from bot.slack import modals
 from bot.slack.escape import escape
 from bot.slack.offboarding_views import MAX_PREVIEW_PEOPLE, PREVIEW_CALLBACK, REASON_BLOCK, UNDO, resolving_modal
 from commands.deps import Deps
-from commands.interaction import channel_of, metadata, reply_id, request_id_from
+from commands.interaction import channel_of, metadata, open_modal, reply_id, request_id_from
 from workflows.engine.approvals import open_request
 from workflows.engine.identity import outside_domain
 from workflows.engine.replies import reply_later
@@ -92,8 +92,10 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         channel = command.get("channel_id")
-        opened = deps.slack.views_open(trigger_id=command["trigger_id"], view=resolving_modal(len(targets), channel))
-        start_preview(deps.dispatcher, str(opened["view"]["id"]), user, targets, channel)
+        view = resolving_modal(len(targets), channel)
+        opened = open_modal(deps, view, trigger_id=command["trigger_id"], user=user, channel=channel)
+        if opened is not None:
+            start_preview(deps.dispatcher, str(opened["view"]["id"]), user, targets, channel)
 
     @app.view(PREVIEW_CALLBACK)
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

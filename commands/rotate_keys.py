@@ -13,7 +13,7 @@ from bot.db import queries
 from bot.slack import key_views, modals
 from bot.slack.escape import escape
 from commands.deps import Deps
-from commands.interaction import channel_of, metadata, reply_id, request_id_from
+from commands.interaction import channel_of, metadata, open_modal, reply_id, request_id_from
 from workflows.engine.approvals import open_request
 from workflows.engine.replies import reply_later
 from workflows.keys.rollback import reactivate
@@ -30,7 +30,9 @@ def register(app: App, deps: Deps) -> None:
         return None if verdict.ok else verdict.message
 
     def open_preview(user: str, target: str, trigger_id: str, channel_id: str | None) -> None:
-        opened = deps.slack.views_open(trigger_id=trigger_id, view=key_views.loading_modal(target))
+        opened = open_modal(deps, key_views.loading_modal(target), trigger_id=trigger_id, user=user, channel=channel_id)
+        if opened is None:
+            return
         view_id = str(opened["view"]["id"])
         deps.dispatcher.enqueue("key_rotation_preview", f"key-preview-{view_id}", user, target, view_id, channel_id)
 

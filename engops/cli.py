@@ -191,7 +191,9 @@ def audit_export(
 
 @app.command()
 def manifest(
-    url: Annotated[str, typer.Option(help="public base URL of `engops serve`")] = "https://engops.example.com",
+    url: Annotated[
+        str, typer.Option(help="public base URL of `engops serve`, or its events URL (…/slack/events)")
+    ] = "https://engops.example.com",
     socket: Annotated[bool, typer.Option("--socket", help="Socket Mode manifest (no URLs)")] = False,
 ) -> None:
     """Print the Slack app manifest."""

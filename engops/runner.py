@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from waitress.server import create_server
 
 from bot.db.migrate import upgrade
 from bot.policy import Policy
 from bot.settings import Settings
 from engops import worker as dbos_worker
+from engops.http_server import hardened_server
 from engops.services import Services, build_services
 
 log = logging.getLogger(__name__)
+
+
+def exit_now_if_threads_linger() -> None:
+    """Called once the process has shut down. A workflow DBOS was still running at shutdown (a step waiting on a
+    slow provider, or retrying one that is already stopped) runs on in a non-daemon thread, which keeps the
+    interpreter from exiting for as long as it lasts (Ctrl-C on `engops sandbox` took up to a minute), and keeps
+    calling providers with no database to record what it did. DBOS runs that work again at the next start, so
+    the process leaves now instead of waiting for it."""
+    lingering = [t.name for t in threading.enumerate() if not t.daemon and t is not threading.current_thread()]
+    if not lingering:
+        return
+    log.warning("not waiting for %d thread(s) still running at shutdown: %s", len(lingering), ", ".join(lingering))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def until_stopped(wait: Callable[[], None]) -> None:
+    """`wait()`, for SIGINT or SIGTERM; a Ctrl-C that comes before `wait` has taken SIGINT over (just after the
+    process said it is ready) is the same request to stop, not an error."""
+    with contextlib.suppress(KeyboardInterrupt):
+        wait()
 
 
 @dataclass
@@ -43,9 +68,7 @@ def start_web(
     services = services or build_services(settings, policy, in_process_worker=in_process_worker)
     if in_process_worker:
         dbos_worker.launch(settings.database_url, executor_id or dbos_worker.default_executor_id())
-    server = create_server(
-        services.web_app(), host=host, port=port, threads=threads, ident="engops", clear_untrusted_proxy_headers=True
-    )
+    server = hardened_server(services.web_app(), host=host, port=port, threads=threads)
     bound_port = server.effective_port  # type: ignore[union-attr]
     stopping = threading.Event()
 
@@ -92,9 +115,10 @@ def run_web(
     )
     log.info("serving on %s (worker %s)", web.url, "in-process" if in_process_worker else "separate")
     try:
-        wait()
+        until_stopped(wait)
     finally:
         web.stop()
+    exit_now_if_threads_linger()
 
 
 def run_worker(settings: Settings, policy: Policy, *, executor_id: str | None, wait: Callable[[], None]) -> None:
@@ -103,10 +127,11 @@ def run_worker(settings: Settings, policy: Policy, *, executor_id: str | None, w
     dbos_worker.launch(settings.database_url, executor_id or dbos_worker.default_executor_id())
     log.info("worker running")
     try:
-        wait()
+        until_stopped(wait)
     finally:
         dbos_worker.shutdown()
         services.close()
+    exit_now_if_threads_linger()
 
 
 class SocketModeRefused(Exception):
@@ -146,8 +171,9 @@ def run_socket(settings: Settings, policy: Policy, *, wait: Callable[[], None]) 
     try:
         handler.connect()  # type: ignore[no-untyped-call]
         log.info("Socket Mode connected (reconnects on its own when Slack asks)")
-        wait()
+        until_stopped(wait)
     finally:
         handler.close()  # type: ignore[no-untyped-call]
         dbos_worker.shutdown()
         services.close()
+    exit_now_if_threads_linger()

@@ -1,7 +1,7 @@
 """The HTTP surface: one small WSGI router in front of Bolt.
 
-POST /slack/events (Bolt), POST /gitlab/webhook, GET /healthz, GET /readyz, GET /metrics.
-A body Bolt cannot parse gets 400, never a 500 with a stack trace.
+POST /slack/events (Bolt), POST /gitlab/webhook, GET /healthz, GET /readyz, GET /metrics, and App Engine's
+GET /_ah/warmup. A body Bolt cannot parse gets 400, never a 500 with a stack trace.
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 
 WebhookHandler = Callable[[Request], Response]
 
-MAX_BODY = 1_000_000
+MAX_BODY = 1_000_000  # a Slack request
+# A GitLab Note Hook carries the note and its issue's description, each up to about a million characters.
+MAX_WEBHOOK_BODY = 4 * 1024 * 1024
+MAX_REQUEST_BODY = max(MAX_BODY, MAX_WEBHOOK_BODY)  # the server refuses anything larger before reading it
+WARMUP = "/_ah/warmup"  # App Engine's `inbound_services: warmup` asks this before sending traffic
 MAX_TIMESTAMP_DIGITS = 12  # seconds since 1970 have 10 digits until the year 2286
 
 
@@ -77,15 +81,16 @@ class WebApp:
             return self.gitlab_webhook(request)
         if path == "/healthz" and method == "GET":
             return Response("ok", content_type="text/plain")
-        if path == "/readyz" and method == "GET":
+        if path in ("/readyz", WARMUP) and method == "GET":
             return self.readyz()
         if path == "/metrics" and method == "GET":
             return Response(self.metrics.render(), content_type=CONTENT_TYPE_LATEST)
-        if path in ("/slack/events", "/gitlab/webhook", "/healthz", "/readyz", "/metrics"):
+        if path in ("/slack/events", "/gitlab/webhook", "/healthz", "/readyz", "/metrics", WARMUP):
             return Response("method not allowed", status=405)
         return Response("not found", status=404)
 
     def readyz(self) -> Response:
+        """Ready when the database answers; as the warm-up request, this also opens the first pooled connection."""
         try:
             self.db.ping()
         except Exception as exc:

@@ -13,6 +13,7 @@ import uuid
 from dbos import DBOS, DBOSConfig
 
 from bot.db.engine import plain_url
+from engops.audit_sealer import AuditSealer
 from workflows.engine.durable import APPLICATION_VERSION, QUEUE, enqueue
 from workflows.engine.stored_names import alias_moved_modules
 
@@ -50,9 +51,16 @@ def launch(database_url: str, executor_id: str, *, schedules: bool = True, poll_
             [{"schedule_name": "sweep", "workflow_fn": sweep_tick, "schedule": SWEEP_SCHEDULE, "queue_name": QUEUE}]
         )
     enqueue("startup_sweep", f"startup-{executor_id}-{uuid.uuid4().hex[:8]}")
+    _sealers.append(AuditSealer(database_url))
+    _sealers[-1].start()
     log.info("worker %s launched", executor_id)
+
+
+_sealers: list[AuditSealer] = []
 
 
 def shutdown(grace_seconds: int = 10) -> None:
     """Stop taking work; give running workflows a moment to finish (the rest resume at next start)."""
     DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=grace_seconds)
+    while _sealers:
+        _sealers.pop().stop()

@@ -12,21 +12,27 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy engops bot workflows commands
-# The two backends run side by side (each test waits on the bot far more than it computes); each one's output is
-# shown whole when it ends, and the run fails if either does.
+# The two backends run side by side (each test waits on the bot far more than it computes), beside the check that
+# a wheel installs and runs as users install it; each one's output is shown whole when it ends, and the run fails
+# if any does.
 backends=(${ENGOPS_TEST_BACKENDS:-sqlite postgresql})
 logs=$(mktemp -d)
-echo "== test suites on ${backends[*]}, side by side (live output: $logs/<backend>.log)"
+echo "== test suites on ${backends[*]} and the wheel check, side by side (live output: $logs/<name>.log)"
+names=()
 pids=()
 for backend in "${backends[@]}"; do
   ENGOPS_TEST_DB=$backend .venv/bin/pytest "$@" >"$logs/$backend.log" 2>&1 &
+  names+=("$backend")
   pids+=($!)
 done
+bash scripts/wheel_check.sh >"$logs/wheel.log" 2>&1 &
+names+=(wheel)
+pids+=($!)
 status=0
-for i in "${!backends[@]}"; do
+for i in "${!names[@]}"; do
   wait "${pids[$i]}" || status=1
-  echo "== test suite on ${backends[$i]}"
-  cat "$logs/${backends[$i]}.log"
+  echo "== ${names[$i]}"
+  cat "$logs/${names[$i]}.log"
 done
 rm -rf "$logs"
 exit $status

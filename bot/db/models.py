@@ -182,6 +182,26 @@ class TrackedIssue(SQLModel, table=True):
     confidential: bool = False  # then the channel thread gets no content from GitLab, only the requester's DM
 
 
+class RelayedNote(SQLModel, table=True):
+    """A GitLab comment relayed into Slack, and the message that shows it, so that an edit updates that message.
+
+    Written before the message is posted (`ts` None: `claimed_by`, a workflow, is posting it), so that a comment's
+    create and edit events, which GitLab may deliver in either order and the worker runs side by side, post one
+    message between them. The comment's text is not kept."""
+
+    __tablename__ = "relayed_note"
+    __table_args__ = (UniqueConstraint("tracked_issue_id", "note_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tracked_issue_id: int = Field(foreign_key="tracked_issue.id", index=True)
+    note_id: int  # GitLab's note id
+    version: str  # the note's updated_at (as its webhook says) that the message shows
+    claimed_by: str  # the workflow that posts (or posted) the message
+    channel_id: str | None = None  # where the comment's text is: the request's thread, or the requester's DM
+    ts: str | None = None
+    created_at: datetime = _created()
+
+
 class Escalation(SQLModel, table=True):
     __tablename__ = "escalation"
 
@@ -212,8 +232,23 @@ class AuditEntry(SQLModel, table=True):
     hash: str
 
 
+class AuditInbox(SQLModel, table=True):
+    """Entries committed with the change they record, not yet chained: no lock is shared to write one. The sealer
+    (bot.audit.seal) moves them into audit_entry, in id order, under the head's lock."""
+
+    __tablename__ = "audit_inbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    actor: str
+    action: str
+    subject: str = ""
+    request_id: int | None = Field(default=None, index=True)
+    detail: dict[str, Any] = _json(dict)
+
+
 class AuditHead(SQLModel, table=True):
-    """One row: the last sequence number and hash. Locked to serialise appends."""
+    """One row: the last sequence number and hash. Locked by the sealer, which alone appends to the chain."""
 
     __tablename__ = "audit_head"
 

@@ -1,19 +1,26 @@
 """AWS provider (IAM access keys, Secrets Manager): the interface the workflows use and its boto3 adapter.
 
 botocore's own retries are switched off so that `retrying` is the one retry loop; ClientErrors
-become the typed errors of `bot.providers.errors`. A new secret access key only ever travels
+become the typed errors of `bot.providers.errors`. CreateAccessKey is the one call that is never retried after its
+answer was lost (a read timeout, a 5xx): it is not idempotent and the secret comes back only in that answer, so the
+caller must look at the user's keys and settle (`KeyCreationUnknown`). A new secret access key only ever travels
 inside `NewKeySecret` (a SecretStr) and is never put in a log line or an exception message;
 botocore's DEBUG wire logs (request params, response bodies) are filtered for the same reason.
+
+Region: AWS_DEFAULT_REGION (the `region` given), else AWS_REGION (the variable every other AWS SDK reads; boto3 does
+not), else boto3's own chain (the profile's `region`). IAM and STS are global and work without one; Secrets
+Manager is regional and is not called without one.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,8 +39,26 @@ from bot.providers.errors import (
 )
 
 PROVIDER = "aws"
-DEFAULT_REGION = "us-east-1"
 EMAIL_TAG = "email"
+
+# Every IAM and Secrets Manager action this adapter calls (sts:GetCallerIdentity needs no permission), by the
+# resource it acts on; `engops check --live` proves them by policy simulation and the README's policy grants them.
+IAM_ACCOUNT_ACTIONS = ("iam:ListUsers",)  # lists the account: granted and simulated on Resource "*"
+IAM_USER_ACTIONS = (
+    "iam:ListUserTags",
+    "iam:ListAccessKeys",
+    "iam:GetAccessKeyLastUsed",
+    "iam:CreateAccessKey",
+    "iam:UpdateAccessKey",
+    "iam:DeleteAccessKey",
+)
+SECRET_ACTIONS = (
+    "secretsmanager:CreateSecret",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:ListSecretVersionIds",
+)
+_GLOBAL_SERVICES = frozenset({"iam", "sts"})
 
 _THROTTLING = frozenset(
     {
@@ -72,6 +97,11 @@ T = TypeVar("T")
 
 class KeyLimitError(ProviderError):
     """The IAM user already has the maximum number of access keys (2)."""
+
+
+class KeyCreationUnknown(ProviderError):
+    """CreateAccessKey's answer was lost (read timeout, 5xx, dropped connection): a key may have been made whose
+    secret nobody will ever see. Not retryable as such: list the user's keys and settle first."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +151,13 @@ class AwsProvider(Protocol):
     def secret_version_arn(self, name: str, version_id: str) -> str | None: ...
 
     def ping(self) -> str: ...
+
+    # --- for `engops check --live` ---
+    def region_in_use(self) -> tuple[str | None, str]: ...
+
+    def simulate(
+        self, principal_arn: str, actions: Sequence[str], resource_arn: str, context: Mapping[str, str]
+    ) -> dict[str, str]: ...
 
 
 class AwsAdapter:
@@ -209,8 +246,13 @@ class AwsAdapter:
         return sorted(keys, key=lambda k: k.created)
 
     def create_key(self, user: str) -> tuple[AccessKey, NewKeySecret]:
+        """One CreateAccessKey. Retried only when it surely did not happen (throttled, no connection); when its
+        answer is lost it raises KeyCreationUnknown, since a blind retry leaves an untracked active key behind (or
+        hits the two-key limit because of it)."""
         iam = self._client("iam")
-        created = self._call(lambda: iam.create_access_key(UserName=user), limit_error=KeyLimitError)["AccessKey"]
+        created = self._call(lambda: iam.create_access_key(UserName=user), limit_error=KeyLimitError, idempotent=False)[
+            "AccessKey"
+        ]
         key = AccessKey(
             id=str(created["AccessKeyId"]),
             status=_status(created["Status"]),
@@ -284,6 +326,42 @@ class AwsAdapter:
         identity = self._call(lambda: sts.get_caller_identity())
         return str(identity["Arn"])
 
+    def region_in_use(self) -> tuple[str | None, str]:
+        """(the region Secrets Manager is called in, where that came from); (None, why) when there is none."""
+        if self.region:
+            return self.region, "AWS_DEFAULT_REGION"
+        if os.environ.get("AWS_REGION"):
+            return os.environ["AWS_REGION"], "AWS_REGION"
+        session = self._boto_session()
+        if session.region_name:
+            return str(session.region_name), f"profile {session.profile_name}"
+        return None, "no AWS_REGION, AWS_DEFAULT_REGION or profile region"
+
+    def simulate(
+        self, principal_arn: str, actions: Sequence[str], resource_arn: str, context: Mapping[str, str]
+    ) -> dict[str, str]:
+        """IAM's policy simulator (SimulatePrincipalPolicy): each action -> `allowed`, `explicitDeny` or
+        `implicitDeny` for `principal_arn` on `resource_arn`, with `context` as string context keys."""
+        iam = self._client("iam")
+        entries = [
+            {"ContextKeyName": key, "ContextKeyValues": [value], "ContextKeyType": "string"}
+            for key, value in context.items()
+        ]
+
+        def decisions() -> dict[str, str]:
+            pages = iam.get_paginator("simulate_principal_policy").paginate(
+                PolicySourceArn=principal_arn,
+                ActionNames=list(actions),
+                ResourceArns=[resource_arn],
+                **({"ContextEntries": entries} if entries else {}),
+            )
+            return {
+                str(r["EvalActionName"]).lower(): str(r["EvalDecision"]) for p in pages for r in p["EvaluationResults"]
+            }
+
+        found = self._call(decisions)
+        return {action: found.get(action.lower(), "implicitDeny") for action in actions}
+
     # --- plumbing --------------------------------------------------------------------------------------------
     def _email_index(self) -> dict[str, list[str]]:
         """email (lower case) -> IAM users tagged with it; cached for `tag_index_ttl` seconds so a bulk
@@ -309,26 +387,40 @@ class AwsAdapter:
     def _user_tags(iam: Any, name: str) -> list[dict[str, str]]:
         return [tag for page in iam.get_paginator("list_user_tags").paginate(UserName=name) for tag in page["Tags"]]
 
+    def _boto_session(self) -> Any:
+        with self._lock:
+            if self._session is None:
+                import boto3
+
+                self._session = boto3.session.Session()
+            return self._session
+
     def _client(self, service: str) -> Any:
         with self._lock:
             client = self._clients.get(service)
-            if client is None:
-                import boto3
-                from botocore.config import Config
-
-                if self._session is None:
-                    self._session = boto3.session.Session()
-                session = self._session
-                config = Config(
-                    region_name=self.region,
-                    retries={"total_max_attempts": 1, "mode": "standard"},
-                    connect_timeout=self._timeout,
-                    read_timeout=self._timeout,
-                )
-                client = self._clients[service] = session.client(
-                    service, endpoint_url=self.endpoint_url, region_name=self.region, config=config
-                )
+        if client is not None:
             return client
+        region, _ = self.region_in_use()
+        if region is None and service in _GLOBAL_SERVICES:
+            region = "aws-global"  # what botocore itself picks for IAM and STS; needed with an endpoint_url
+        if region is None:
+            raise ProviderError(
+                PROVIDER, f"{service} is regional and no region is set: set AWS_REGION or a region in the profile"
+            )
+        from botocore.config import Config
+
+        session = self._boto_session()
+        config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=self._timeout,
+            read_timeout=self._timeout,
+        )
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = session.client(
+                    service, endpoint_url=self.endpoint_url, region_name=region, config=config
+                )
+            return self._clients[service]
 
     def _call(
         self,
@@ -336,13 +428,17 @@ class AwsAdapter:
         *,
         limit_error: type[ProviderError] = ProviderError,
         exists_ok: bool = False,
+        idempotent: bool = True,
     ) -> T:
+        """`fn` with AWS errors mapped and retried. `idempotent=False`: retried only when the request surely did
+        not take effect (throttled, or no connection made); a lost answer raises KeyCreationUnknown."""
         from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
         throttled = 0
 
         def once() -> T:
             nonlocal throttled
+            answer_lost = False  # the request reached AWS and may have taken effect, but we cannot tell
             try:
                 return fn()
             except ClientError as exc:
@@ -350,11 +446,16 @@ class AwsAdapter:
                 if exists_ok and code == "ResourceExistsException":
                     raise _AlreadyExists() from None
                 error = _map_client_error(exc, code, limit_error, self._backoff(throttled))
-            except (ConnectionError, HTTPClientError) as exc:
+                answer_lost = isinstance(error, TransientError) and not isinstance(error, RateLimitedError)  # a 5xx
+            except ConnectionError as exc:  # connect timeout, endpoint unreachable: nothing was sent
                 error = TransientError(PROVIDER, f"connection failed: {type(exc).__name__}")
+            except HTTPClientError as exc:  # read timeout, connection dropped: sent, answer lost
+                error, answer_lost = TransientError(PROVIDER, f"no answer: {type(exc).__name__}"), True
             except BotoCoreError as exc:
                 # e.g. ParamValidationError, whose text can quote a parameter value: name the class only.
                 error = ProviderError(PROVIDER, f"request not sent: {type(exc).__name__}")
+            if answer_lost and not idempotent:
+                raise KeyCreationUnknown(PROVIDER, f"{error.message}; it may have taken effect", error.status)
             if isinstance(error, RateLimitedError):
                 throttled += 1
             raise error from None  # the botocore exception may carry request parameters

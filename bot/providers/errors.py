@@ -56,23 +56,31 @@ class RateLimitedError(TransientError):
         return (type(self), (self.provider, self.retry_after, self.message))
 
 
+# The longest rate-limit wait honoured as the vendor asks: Okta's and GitLab's windows are a minute long, so a
+# reset (`X-Rate-Limit-Reset`, `RateLimit-Reset`) or `Retry-After` can be up to 60 s away. Waiting less only
+# spends an attempt on a call that is refused again.
+MAX_RATE_LIMIT_WAIT = 60.0
+
+
 def retrying(
     fn: Callable[[], T],
     *,
     attempts: int = 6,
     base_delay: float = 0.2,
     max_delay: float = 30.0,
+    max_rate_limit_wait: float = MAX_RATE_LIMIT_WAIT,
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[ProviderError, float], None] | None = None,
 ) -> T:
-    """Run `fn`, retrying RateLimitedError (after its retry_after) and TransientError (backoff)."""
+    """Run `fn`, retrying RateLimitedError (after its retry_after, up to `max_rate_limit_wait`) and
+    TransientError (exponential backoff up to `max_delay`)."""
     for attempt in range(1, attempts + 1):
         try:
             return fn()
         except RateLimitedError as exc:
             if attempt == attempts:
                 raise
-            delay = min(max_delay, max(exc.retry_after, 0.05))
+            delay = min(max_rate_limit_wait, max(exc.retry_after, 0.05))
             if on_retry:
                 on_retry(exc, delay)
             sleep(delay)

@@ -47,7 +47,9 @@ def _okta(settings: Settings) -> OktaDirectory | None:
         api_token=settings.okta_client_token.get_secret_value() if settings.okta_client_token else None,
         client_id=settings.okta_client_clientid,
         private_key=key,
-        scopes=(settings.okta_client_scopes or "").split(),
+        scopes=settings.okta_scopes,
+        key_id=settings.okta_client_kid,
+        dpop=settings.okta_client_dpop,
     )
 
 

@@ -81,6 +81,10 @@ class IssueTracker(Protocol):
 
     def project_exists(self, project: str) -> bool: ...
 
+    def token_scopes(self) -> tuple[str, ...]: ...
+
+    def access_level(self, project: str) -> int | None: ...
+
 
 class GitLabAdapter:
     """IssueTracker on python-gitlab. `project` arguments are a path with namespace or a numeric id."""
@@ -219,6 +223,24 @@ class GitLabAdapter:
         except NotFoundError:
             return False
         return True
+
+    def token_scopes(self) -> tuple[str, ...]:
+        """The token's scopes (`GET /personal_access_tokens/self`: personal, project and group access tokens)."""
+        data = self._call("get token", lambda: self._gl.http_get("/personal_access_tokens/self", **_NO_SDK_RETRY))
+        if not isinstance(data, dict):
+            raise ProviderError(PROVIDER, "get token: unexpected response")
+        return tuple(str(scope) for scope in data.get("scopes") or ())
+
+    def access_level(self, project: str) -> int | None:
+        """The token's user's access level in `project`, inherited membership included; None: not a member."""
+        me = self.current_user_id()
+        try:
+            member = self._call(
+                "get membership", lambda: self._project(project).members_all.get(me, **_NO_SDK_RETRY).asdict()
+            )
+        except NotFoundError:
+            return None
+        return int(member["access_level"])
 
     # --- calls ---------------------------------------------------------------------------------------
     def _project(self, project: str) -> Any:

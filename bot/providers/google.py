@@ -49,6 +49,9 @@ SCOPES = (
 # `google_transfer_data`, not the Directory calls.
 SCOPE_DATATRANSFER = "https://www.googleapis.com/auth/admin.datatransfer"
 _APIS = {"directory": ("directory_v1", SCOPES), "datatransfer": ("datatransfer_v1", (SCOPE_DATATRANSFER,))}
+# What an admin delegates to the service account's client id (Admin console > Security > Access and data control >
+# API controls > Domain-wide delegation).
+DELEGATED_SCOPES = (*SCOPES, SCOPE_DATATRANSFER)
 QUERIES_PER_MINUTE = 2400
 _RATE_LIMIT_REASONS = frozenset({"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -63,6 +66,7 @@ class GoogleUser:
     last_login: datetime | None  # None: never signed in
     is_admin: bool = False  # a super admin
     aliases: tuple[str, ...] = ()  # lower case
+    delegated_admin: bool = False  # holds an admin role other than super admin
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,8 @@ class Transfer:
 
 
 class GoogleProvider(Protocol):
+    subject: str  # the admin the service account acts as (GOOGLE_ADMIN_SUBJECT)
+
     # users.get takes an alias too and answers with the account behind it: compare primary_email.
     def get_user(self, email: str) -> GoogleUser | None: ...
 
@@ -122,6 +128,11 @@ class GoogleProvider(Protocol):
     def find_transfers(self, old_owner_id: str, new_owner_id: str) -> list[Transfer]: ...
 
     def ping(self) -> str: ...
+
+    # --- for `engops check --live` ---
+    def client_id(self) -> str: ...
+
+    def scope_refusal(self, scope: str) -> str | None: ...
 
 
 class TokenBucket:
@@ -286,6 +297,31 @@ class GoogleAdapter:
             raise AuthError(PROVIDER, "the admin subject is not a user of this Workspace")
         return f"acting as {admin.primary_email}"
 
+    def client_id(self) -> str:
+        """The service account's OAuth client id, the one domain-wide delegation is granted to ("" if unreadable)."""
+        try:
+            return str(json.loads(self._credentials_file.read_text(encoding="utf-8")).get("client_id", ""))
+        except (OSError, ValueError, AttributeError):
+            return ""
+
+    def scope_refusal(self, scope: str) -> str | None:
+        """Google's answer when the service account asks for a token for `scope` alone, acting as the subject:
+        None when it gets one, else the OAuth error (`unauthorized_client: ...` when the scope is not delegated to
+        the client id; Google names no scope, hence one request a scope)."""
+        import google_auth_httplib2
+        import httplib2
+        from google.auth.exceptions import RefreshError
+        from google.auth.exceptions import TransportError as AuthTransportError
+
+        credentials = self._load_credentials((scope,))
+        try:
+            credentials.refresh(google_auth_httplib2.Request(httplib2.Http(timeout=self._timeout)))  # type: ignore[no-untyped-call]
+        except RefreshError as exc:
+            return str(exc.args[0]) if exc.args else "token refresh refused"
+        except (AuthTransportError, OSError) as exc:
+            raise TransientError(PROVIDER, f"token endpoint unreachable: {type(exc).__name__}") from None
+        return None
+
     # --- plumbing -------------------------------------------------------------------------------------------
     def _execute(self, make_request: Callable[[Any], Any], resource: str = "users", api: str = "directory") -> Any:
         """Build the request from a resource of the API (Directory `users()`, `tokens()`, `asps()`; Data Transfer
@@ -383,6 +419,7 @@ def _to_user(data: dict[str, Any]) -> GoogleUser:
         last_login=_parse_login(data.get("lastLoginTime")),
         is_admin=bool(data.get("isAdmin", False)),
         aliases=tuple(str(a).lower() for a in data.get("aliases", [])),
+        delegated_admin=bool(data.get("isDelegatedAdmin", False)),
     )
 
 

@@ -13,20 +13,29 @@ Measured SDK 3.4.6 defects worked around here (see DESIGN.md):
   `None.status`; transport errors are raised from the HTTP client instead, and the SDK's own
   429 retry (the source of the second case) is switched off in favour of `retrying`;
 - a 204 (or 200) with a JSON content type and an empty body raises `JSONDecodeError`;
-- an error response with an empty body is returned as success; statuses are checked here.
+- an error response with an empty body is returned as success; statuses are checked here;
+- `ApiResponse.headers` is a plain dict, so of the two `Link` headers Okta sends (`self` and `next`)
+  only the last survives; the raw response headers are kept per call (`_RESPONSE_HEADERS`) and
+  every `Link` value is read;
+- with DPoP, the proof's `htu` carries the percent-encoded path (`/users/alice%40example.com`)
+  while Okta compares it with the decoded one: 400 `invalid_dpop_proof` for every login in a path
+  (okta-sdk-python issue #541); proofs are made for the decoded path here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import json
 import os
 import threading
 import time
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from bot.providers.errors import (
     AuthError,
@@ -39,6 +48,16 @@ from bot.providers.errors import (
 
 PROVIDER = "okta"
 T = TypeVar("T")
+
+# The OAuth scopes the adapter's operations need (Okta's spec, `security` of each operation); a
+# `.manage` scope also allows its `.read` operations.
+REQUIRED_SCOPES: dict[str, str] = {
+    "okta.users.read": "look people up",
+    "okta.users.manage": "suspend, unsuspend and deactivate people and end their sessions",
+    "okta.groups.read": "find groups and list their members",
+    "okta.groups.manage": "add and remove group members",
+    "okta.roles.read": "see who is an Okta admin (protected from offboarding)",
+}
 
 
 @dataclass(frozen=True)
@@ -63,9 +82,12 @@ class OktaDirectory(Protocol):
     """What the workflows need from Okta. Writes are idempotent."""
 
     def get_user(self, id_or_login: str) -> OktaUser | None: ...
+    def get_user_by_login(self, id_or_login: str) -> OktaUser | None: ...
     def find_users_by_email(self, email: str) -> list[OktaUser]: ...
     def admin_roles(self, user_id: str) -> list[str]: ...
     def api_user(self) -> OktaUser | None: ...
+    def service_app_roles(self) -> list[str] | None: ...
+    def missing_scopes(self) -> list[str]: ...
     def list_user_groups(self, user_id: str) -> list[OktaGroup]: ...
     def search_groups(self, query: str, limit: int = 20) -> list[OktaGroup]: ...
     def get_group_by_name(self, name: str) -> OktaGroup | None: ...
@@ -100,6 +122,8 @@ class OktaSdkDirectory:
         client_id: str | None = None,
         private_key: str | None = None,
         scopes: Sequence[str] = (),
+        key_id: str | None = None,
+        dpop: bool = False,
         max_concurrency: int = 10,
         page_size: int = 200,
         request_timeout: float = 30.0,
@@ -117,6 +141,8 @@ class OktaSdkDirectory:
                 "clientId": client_id,
                 "privateKey": private_key,
                 "scopes": list(scopes),
+                **({"kid": key_id} if key_id else {}),
+                "dpopEnabled": bool(dpop),  # the SDK reads a string "false" from its env as true
             }
         )
         self._max_concurrency = max_concurrency
@@ -134,6 +160,20 @@ class OktaSdkDirectory:
 
     # --- OktaDirectory ---------------------------------------------------------------
     def get_user(self, id_or_login: str) -> OktaUser | None:
+        """By id or login, else (an address whose login differs) the one user whose `profile.email` it is.
+
+        `GET /users/{login}` matches a login only; two users with that email are refused, not guessed."""
+        found = self.get_user_by_login(id_or_login)
+        if found is not None or "@" not in id_or_login:
+            return found
+        by_email = self.find_users_by_email(id_or_login)
+        if len(by_email) > 1:
+            logins = " and ".join(sorted(u.login for u in by_email))
+            raise ProviderError(PROVIDER, f"{id_or_login} is the email of more than one Okta user ({logins})")
+        return by_email[0] if by_email else None
+
+    def get_user_by_login(self, id_or_login: str) -> OktaUser | None:
+        """`GET /users/{id}`: an id, a login or a login's short name; never an email that is not a login."""
         try:
             user, _ = self._call("get_user", id_or_login)
         except NotFoundError:
@@ -154,7 +194,49 @@ class OktaSdkDirectory:
         """The user an API token belongs to (`/users/me`); None for an OAuth service app, which has none."""
         if self._auth["authorizationMode"] != "SSWS":
             return None
-        return self.get_user("me")
+        return self.get_user_by_login("me")
+
+    def service_app_roles(self) -> list[str] | None:
+        """The admin roles assigned to the OAuth service app; None with an API token (its user's roles count)."""
+        if self._auth["authorizationMode"] == "SSWS":
+            return None
+        # SDK 3.4.6 cannot read this list: every standard role matches both of its oneOf models
+        # ("Multiple matches found ... CustomRole, StandardRole"), so the JSON is read as it is.
+        path = f"/oauth2/v1/clients/{quote(self._auth['clientId'], safe='')}/roles"
+        loop_thread, sdk = self._started()
+        roles, _ = retrying(
+            lambda: loop_thread.run(sdk.get_json("list_roles_for_client", path)),
+            attempts=self._retry_attempts,
+            base_delay=self._retry_base_delay,
+        )
+        return [str(r.get("type", "")) for r in roles or []]
+
+    def missing_scopes(self) -> list[str]:
+        """`REQUIRED_SCOPES` the OAuth token lacks ([] with an API token, which has no scopes).
+
+        Okta refuses a whole token request if one scope is not granted to the app (`invalid_scope`), so
+        then each configured scope is asked for alone, to name the ones missing."""
+        if self._auth["authorizationMode"] == "SSWS":
+            return []
+        loop_thread, sdk = self._started()
+        configured: list[str] = self._auth["scopes"]
+        try:
+            loop_thread.run(sdk.token_for(configured))
+            granted = set(configured)
+        except AuthError as exc:
+            if "invalid_scope" not in exc.message:
+                raise
+            granted = set()
+            for scope in configured:
+                try:
+                    loop_thread.run(sdk.token_for([scope]))
+                    granted.add(scope)
+                except AuthError as refused:
+                    if "invalid_scope" not in refused.message:
+                        raise
+        missing = [s for s in REQUIRED_SCOPES if s not in granted and _manage(s) not in granted]
+        # a missing `.manage` scope brings its `.read` operations too: one line, not two
+        return [s for s in missing if _manage(s) == s or _manage(s) not in missing]
 
     def list_user_groups(self, user_id: str) -> list[OktaGroup]:
         groups, _ = self._call("list_user_groups", user_id)
@@ -309,32 +391,72 @@ class _SdkSession:
             client = SlimOktaClient({**config, "httpClient": _http_client_class()})
         # Defect 1: drop the generated `SSWS<token>` header; the executor's `SSWS <token>` stays.
         client.configuration.access_token = None
+        executor = client.get_request_executor()
+        oauth = executor._oauth  # the SDK's own OAuth (None with an API token)
+        if oauth is not None and oauth.get_dpop_generator() is not None:
+            # The SDK exposes no hook for the proof generator; `OAuth` and the executor both read it from here.
+            oauth._dpop_generator = _DecodedPathProofs(oauth.get_dpop_generator())
         session = aiohttp.ClientSession()
-        client.get_request_executor().set_session(session)
+        executor.set_session(session)
         return cls(client, session, max_concurrency)
+
+    async def token_for(self, scopes: list[str]) -> None:
+        """Ask Okta for a token with these scopes as the SDK does (assertion, kid, DPoP); AuthError if refused."""
+        from okta.oauth import OAuth
+
+        executor = self._client.get_request_executor()
+        client = executor._config["client"]
+        # DPoP off while building: the SDK would make a new 3,072-bit key; this session's generator is shared.
+        oauth = OAuth(executor, {**executor._config, "client": {**client, "scopes": scopes, "dpopEnabled": False}})
+        if executor._oauth.get_dpop_generator() is not None:
+            oauth._dpop_enabled = True
+            oauth._dpop_generator = executor._oauth.get_dpop_generator()
+        _, _, err = await oauth.get_oauth_token()
+        if err is not None:
+            raise _token_error("token", err)
 
     async def aclose(self) -> None:
         await self._session.close()
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> tuple[Any, Mapping[str, str]]:
+        return await self._send(method, lambda: getattr(self._client, method)(*args, **kwargs))
+
+    async def get_json(self, name: str, path: str) -> tuple[Any, Mapping[str, str]]:
+        """GET `path` through the SDK's request executor (its auth, DPoP, headers) without its models."""
+
+        async def get() -> tuple[Any, Any, Any]:
+            executor = self._client.get_request_executor()
+            request, err = await executor.create_request("GET", self._client._base_url + path)
+            if err is not None:
+                return None, None, err
+            response, body, err = await executor.execute(request)
+            return (json.loads(body) if body and err is None else None), response, err
+
+        return await self._send(name, get)
+
+    async def _send(self, method: str, operation: Callable[[], Awaitable[Any]]) -> tuple[Any, Mapping[str, str]]:
         async with self._semaphore:
             await self._wait_for_window()
             while (delay := self._budget.delay(method, time.monotonic())) > 0:
                 await asyncio.sleep(delay)
             sent = self._budget.sent(method, time.monotonic())
+            raw_headers = _RESPONSE_HEADERS.set(None)
             try:
-                result = await getattr(self._client, method)(*args, **kwargs)
+                result = await operation()
             except OktaTransportError as exc:
                 self._budget.abandoned(sent)
                 raise TransientError(PROVIDER, f"{method}: cannot reach Okta ({exc})") from None
             except BaseException:
                 self._budget.abandoned(sent)
                 raise
+            finally:
+                answered = _RESPONSE_HEADERS.get()
+                _RESPONSE_HEADERS.reset(raw_headers)
         data, resp, err = result if len(result) == 3 else (None, *result)
         if resp is None:  # the call was never sent: getting the OAuth access token failed
             self._budget.abandoned(sent)
             raise _token_error(method, err)
-        headers = _headers_of(resp)
+        headers = _headers_of(resp) if answered is None else answered
         status = _status_of(resp)
         self._budget.answered(method, sent, headers, time.monotonic())
         self._note_rate_limit(headers)
@@ -418,8 +540,35 @@ class RateBudget:
         return min(current)[1] if current else None
 
 
+# The headers of the last HTTP answer within one `_SdkSession.call` (each call is its own task), all
+# values of a repeated header kept: the SDK's `ApiResponse.headers` keeps one value per name.
+_RESPONSE_HEADERS: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "okta_response_headers", default=None
+)
+
+
+class _DecodedPathProofs:
+    """The SDK's DPoP proof generator, making proofs for the decoded request path (Okta compares `htu`
+    with it; the SDK passes the percent-encoded URL). Everything else is the SDK generator's own."""
+
+    def __init__(self, generator: Any) -> None:
+        self._generator = generator
+
+    def generate_proof_jwt(
+        self, http_method: str, http_url: str, access_token: str | None = None, nonce: str | None = None
+    ) -> str:
+        parts = urlsplit(http_url)
+        decoded = urlunsplit((parts.scheme, parts.netloc, unquote(parts.path), parts.query, ""))
+        proof: str = self._generator.generate_proof_jwt(http_method, decoded, access_token=access_token, nonce=nonce)
+        return proof
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._generator, name)
+
+
 def _http_client_class() -> type:
     """The SDK's HTTPClient with defects 2 and 3 fixed (the SDK's documented extension point)."""
+    from multidict import CIMultiDict
     from okta.errors.http_error import HTTPError
     from okta.http_client import HTTPClient
 
@@ -428,6 +577,7 @@ def _http_client_class() -> type:
             request_info, response, body, error = await super().send_request(request)  # type: ignore[no-untyped-call]
             if response is None and error is not None:
                 raise OktaTransportError(type(error).__name__)
+            _RESPONSE_HEADERS.set(CIMultiDict(response.headers))  # the last answer of this call (after any retry)
             return request_info, response, body, error
 
         @staticmethod
@@ -527,11 +677,23 @@ def _typed_error(method: str, status: int, headers: Mapping[str, str], err: obje
     return ProviderError(PROVIDER, message, status)
 
 
+def _manage(scope: str) -> str:
+    """The `.manage` scope that also allows a `.read` scope's operations (itself for any other scope)."""
+    return scope.removesuffix(".read") + ".manage" if scope.endswith(".read") else scope
+
+
 def _next_cursor(headers: Mapping[str, str]) -> str | None:
+    """The `after` cursor of the `rel="next"` link, in whichever `Link` header (Okta sends `self` and
+    `next` as two headers, in no fixed order) or comma-joined value it comes."""
     from okta.pagination import PaginationHelper
 
-    cursor: str | None = PaginationHelper.extract_next_cursor({"Link": headers.get("Link")})
-    return cursor
+    getall = getattr(headers, "getall", None)
+    values = getall("Link", []) if getall is not None else [headers.get("Link")]
+    for value in values:
+        cursor: str | None = PaginationHelper.extract_next_cursor({"Link": value})
+        if cursor is not None:
+            return cursor
+    return None
 
 
 def _user(u: Any) -> OktaUser:

@@ -28,24 +28,33 @@ MESSAGE_SHORTCUTS: dict[str, tuple[str, str]] = {
 
 BOT_EVENTS = ["app_home_opened"]
 
-BOT_SCOPES = [
-    "commands",
-    "chat:write",
-    "chat:write.public",
-    "im:write",
-    "im:history",
-    "users:read",
-    "users:read.email",
-    "channels:read",
-    "channels:history",
-    "groups:read",
-    "groups:history",
-]
+EVENTS_PATH = "/slack/events"
+
+# The bot scopes, each with what it is for: exactly what the bot's Web API calls need. `engops check --live`
+# names a missing one with its use; the Slack stand-in grants its bot token these and no more.
+BOT_SCOPE_USES: dict[str, str] = {
+    "commands": "receive slash commands and shortcuts",
+    "chat:write": "post and update messages and ephemeral replies",
+    "chat:write.public": "post to a public channel of the policy without being invited to it",
+    "im:write": "open DMs with requesters, approvers and DRIs",
+    "im:history": "read threads in DMs (escalation transcripts, no double posts after a retry)",
+    "users:read": "look up a person's name",
+    "users:read.email": "find people by email and see their email (who they are in Okta and Google)",
+    "channels:history": "read threads in public channels (escalation transcripts, no double posts after a retry)",
+    "groups:history": "read threads in private channels (escalation transcripts, no double posts after a retry)",
+    "mpim:history": "read threads in group DMs (escalation transcripts, no double posts after a retry)",
+}
+BOT_SCOPES = list(BOT_SCOPE_USES)
+
+
+def events_url_for(url: str) -> str:
+    """The request URL Slack is given: `url` is the public base URL of `engops serve` or already its events URL."""
+    trimmed = url.strip().rstrip("/")
+    return trimmed if trimmed.endswith(EVENTS_PATH) else trimmed + EVENTS_PATH
 
 
 def build_manifest(url: str = DEFAULT_URL, *, socket: bool = False) -> dict[str, Any]:
-    base = url.rstrip("/")
-    events_url = f"{base}/slack/events"
+    events_url = events_url_for(url)
     commands = []
     for name, (description, hint) in SLASH_COMMANDS.items():
         command: dict[str, Any] = {

@@ -1,8 +1,9 @@
 """Everything the workflows say in Slack goes through here (slack_sdk only, no Bolt).
 
-429s are retried by slack_sdk's RateLimitErrorRetryHandler (honours Retry-After), 5xx twice by
-ServerErrorRetry; other failures surface as `SlackCallError` for the caller's step to retry or record, so workflows
-never see slack_sdk's own exceptions. Posts made by a durable step go through a `PostLedger`, so a step that runs
+429s are retried after their Retry-After (`RateLimitRetry`), except for the methods that spend a trigger_id
+(`views.open`, `views.push`: the wait would outlive the trigger); 5xx twice by ServerErrorRetry. Other failures
+surface as `SlackCallError` for the caller's step to retry or record, so workflows never see slack_sdk's own
+exceptions. Posts made by a durable step go through a `PostLedger`, so a step that runs
 again does not post them twice.
 """
 
@@ -59,6 +60,28 @@ class ServerErrorRetry(ServerErrorRetryHandler):
         return response is not None and response.status_code in (500, 502, 503, 504)
 
 
+# Methods whose `trigger_id` is good for 3 s from the user's click. A 429's Retry-After is whole seconds, so a retry
+# would come too late to use it (and keep Slack waiting for the ack): the caller tells the user to try again instead.
+TRIGGER_METHODS = frozenset({"views.open", "views.push"})
+
+
+class RateLimitRetry(RateLimitErrorRetryHandler):
+    """Slack's 429s retried after their Retry-After, except for a method that spends a trigger_id."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        method = request.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        return method not in TRIGGER_METHODS and super()._can_retry(
+            state=state, request=request, response=response, error=error
+        )
+
+
 # Slack's own words for "try again later" (its 5xx bodies and the errors its docs list as transient)
 _PASSING_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"})
 
@@ -96,7 +119,7 @@ def _calling(method: str) -> Iterator[None]:
 
 def make_client(token: str, base_url: str) -> WebClient:
     client = WebClient(token=token, base_url=base_url if base_url.endswith("/") else base_url + "/", timeout=15)
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=5))
+    client.retry_handlers.append(RateLimitRetry(max_retry_count=5))
     client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=2))
     client.retry_handlers.append(ServerErrorRetry(max_retry_count=2))
     return client

@@ -47,7 +47,7 @@ def run_live_checks(settings: Settings, policy: Policy) -> Iterator[CheckResult]
         if providers.aws is None:
             yield CheckResult("aws", False, "not configured")
         else:
-            yield from aws_checks(providers.aws)
+            yield from aws_checks(providers.aws, policy.aws_keys.secret_name)
         if providers.gitlab is None:
             yield CheckResult("gitlab", False, "not configured")
         else:

@@ -1,5 +1,8 @@
 """AWS for tests and the sandbox: moto's server (IAM, STS, Secrets Manager) on a loopback port, and demo seeding.
 
+moto has no IAM policy simulator, so `SimulatePrincipalPolicy` is answered here, in front of moto, from the
+principal's policies in moto's in-process backend (see `PolicySimulation`).
+
 moto has no API to back-date an access key: CreateAccessKey stamps "now", and LastUsedDate is
 set only when a request is signed with that key. Because `ThreadedMotoServer` runs inside this
 process and shares moto's in-memory backends, `backdate_access_key` edits the key there directly
@@ -8,13 +11,19 @@ process and shares moto's in-memory backends, `backdate_access_key` edits the ke
 
 from __future__ import annotations
 
+import io
+import json
+import re
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from engops.sandbox.base import Fault, Faults, take_fault
 from engops.sandbox.directory import Directory
@@ -24,8 +33,15 @@ if TYPE_CHECKING:
 
 DEFAULT_REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
-# moto accepts any credentials; these are the placeholders boto3 clients of the sandbox use.
-SANDBOX_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# moto accepts any credentials; these are the placeholders boto3 sessions of the sandbox use, with the region a
+# profile would give.
+SANDBOX_CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "region_name": DEFAULT_REGION,
+}
+# Who moto says a caller is when it does not know the caller's key; moto lets that caller do anything.
+MOTO_DEFAULT_CALLER = f"arn:aws:sts::{ACCOUNT_ID}:user/moto"
 
 
 class MotoServer:
@@ -157,9 +173,9 @@ def _quiet_moto_server(host: str) -> ThreadedMotoServer:
             pass
 
     class QuietMotoServer(ThreadedMotoServer):
-        # same as moto's _server_entry, with the quiet handler
+        # same as moto's _server_entry, with the quiet handler and the policy simulator in front
         def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
+            app = PolicySimulation(DomainDispatcherApplication(create_backend_app))
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=QuietHandler)
             self._server_ready_event.set()
             self._server.serve_forever()
@@ -167,10 +183,213 @@ def _quiet_moto_server(host: str) -> ThreadedMotoServer:
     return QuietMotoServer(ip_address=host, port=0, verbose=False)
 
 
+# --- IAM policy simulation (SimulatePrincipalPolicy) --------------------------------------------------------------
+
+
+class _IamError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class PolicySimulation:
+    """WSGI middleware: answers IAM's `SimulatePrincipalPolicy` the way IAM does, passes everything else to moto.
+
+    The principal (a user with its groups, a role or a group of moto's backend; NoSuchEntity otherwise) is judged
+    by its inline and attached policies: an explicit Deny wins, then an Allow, else an implicit deny. `Action` /
+    `NotAction` match case-insensitively with `*` and `?`; `Resource` / `NotResource` case-sensitively. Conditions
+    are read against the request's ContextEntries with the String operators; a condition this simulator cannot
+    evaluate (other operators, set qualifiers, policy variables are not expanded) is an InvalidInput error rather
+    than a guess. Not modelled: permissions boundaries, SCPs, resource policies. As at AWS, the caller must itself
+    be allowed iam:SimulatePrincipalPolicy on the principal (AccessDenied otherwise). moto's default caller (a key
+    moto does not know) is simulated as moto treats it: every action allowed.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if "/iam/aws4_request" not in environ.get("HTTP_AUTHORIZATION", "") or environ["REQUEST_METHOD"] != "POST":
+            return self.app(environ, start_response)
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+        form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        if form.get("Action") != "SimulatePrincipalPolicy":
+            return self.app(environ, start_response)
+        try:
+            status, xml = 200, self._simulate(form, _caller(environ["HTTP_AUTHORIZATION"]))
+        except _IamError as exc:
+            status, xml = exc.status, _iam_error_xml(exc)
+        start_response(f"{status} {'OK' if status == 200 else 'Error'}", [("Content-Type", "text/xml")])
+        return [xml.encode()]
+
+    def _simulate(self, form: dict[str, str], caller: str | None) -> str:
+        principal = form.get("PolicySourceArn", "")
+        actions = list(_members(form, "ActionNames"))
+        if not principal or not actions:
+            raise _IamError(400, "InvalidInput", "PolicySourceArn and ActionNames are required.")
+        if caller is not None and _decide(_policies_of(caller), _SIMULATE, principal, {}) != "allowed":
+            raise _IamError(
+                403,
+                "AccessDenied",
+                f"User: {caller} is not authorized to perform: {_SIMULATE} on resource: {principal}",
+            )
+        resources = list(_members(form, "ResourceArns")) or ["*"]
+        context = _context(form)
+        documents = None if principal == MOTO_DEFAULT_CALLER else _policies_of(principal)
+        results = []
+        for action in actions:
+            for resource in resources:
+                decision = "allowed" if documents is None else _decide(documents, action, resource, context)
+                results.append(
+                    f"<member><EvalActionName>{escape(action)}</EvalActionName><EvalResourceName>{escape(resource)}"
+                    f"</EvalResourceName><EvalDecision>{decision}</EvalDecision><MatchedStatements/>"
+                    "<MissingContextValues/></member>"
+                )
+        return (
+            '<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+            "<SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated>"
+            f"<EvaluationResults>{''.join(results)}</EvaluationResults></SimulatePrincipalPolicyResult>"
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            "</SimulatePrincipalPolicyResponse>"
+        )
+
+
+_SIMULATE = "iam:SimulatePrincipalPolicy"
+
+
+def _caller(authorization: str) -> str | None:
+    """The ARN of the IAM user whose key signed the request; None for a key moto does not know (moto's default
+    caller, which moto lets do anything)."""
+    from moto.iam.models import iam_backends
+
+    match = re.search(r"Credential=([^/]+)/", authorization)
+    user = iam_backends[ACCOUNT_ID]["aws"].get_user_from_access_key_id(match.group(1)) if match else None
+    return str(user.arn) if user is not None else None
+
+
+def _members(form: dict[str, str], name: str) -> Iterator[str]:
+    n = 1
+    while f"{name}.member.{n}" in form:
+        yield form[f"{name}.member.{n}"]
+        n += 1
+
+
+def _context(form: dict[str, str]) -> dict[str, list[str]]:
+    context: dict[str, list[str]] = {}
+    n = 1
+    while f"ContextEntries.member.{n}.ContextKeyName" in form:
+        prefix = f"ContextEntries.member.{n}."
+        context[form[prefix + "ContextKeyName"].lower()] = list(_members(form, prefix + "ContextKeyValues"))
+        n += 1
+    return context
+
+
+def _policies_of(principal_arn: str) -> list[dict[str, Any]]:
+    """The policy documents in force for a user (its own and its groups'), a role or a group of moto's backend."""
+    from moto.iam.models import iam_backends
+
+    match = re.fullmatch(r"arn:aws:iam::(\d{12}):(user|role|group)/(?:[^/]+/)*([^/]+)", principal_arn)
+    if match is None:
+        raise _IamError(400, "InvalidInput", f"Invalid ARN: {principal_arn} is not an IAM user, role or group.")
+    account, kind, name = match.groups()
+    backend = iam_backends[account]["aws"]
+    holders: list[Any]
+    if kind == "user":
+        user = backend.users.get(name)
+        holders = [user] + [g for g in backend.groups.values() if user in g.users] if user else []
+    elif kind == "role":
+        holders = [backend.roles[r] for r in backend.roles if backend.roles[r].name == name]
+    else:
+        holders = [backend.groups[name]] if name in backend.groups else []
+    if not holders or holders[0].arn != principal_arn:
+        raise _IamError(404, "NoSuchEntity", f"The {kind} with name {name} cannot be found.")
+    texts = [text for holder in holders for text in holder.policies.values()]
+    texts += [
+        version.document
+        for holder in holders
+        for policy in holder.managed_policies.values()
+        for version in policy.versions
+        if version.is_default
+    ]
+    return [json.loads(text) if isinstance(text, str) else text for text in texts]
+
+
+def _decide(documents: list[dict[str, Any]], action: str, resource: str, context: dict[str, list[str]]) -> str:
+    allowed = False
+    for document in documents:
+        statements = document.get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            if not _applies(statement, action, resource, context):
+                continue
+            if statement.get("Effect") == "Deny":
+                return "explicitDeny"
+            allowed = allowed or statement.get("Effect") == "Allow"
+    return "allowed" if allowed else "implicitDeny"
+
+
+def _applies(statement: dict[str, Any], action: str, resource: str, context: dict[str, list[str]]) -> bool:
+    if "NotAction" in statement:
+        hit = not _any_match(statement["NotAction"], action, ignore_case=True)
+    else:
+        hit = _any_match(statement.get("Action", []), action, ignore_case=True)
+    if "NotResource" in statement:
+        hit = hit and not _any_match(statement["NotResource"], resource, ignore_case=False)
+    else:
+        hit = hit and _any_match(statement.get("Resource", []), resource, ignore_case=False)
+    return hit and _conditions_hold(statement.get("Condition", {}), context)
+
+
+def _any_match(patterns: str | list[str], value: str, *, ignore_case: bool) -> bool:
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        if "${" in pattern:
+            raise _IamError(400, "InvalidInput", f"The stand-in does not expand policy variables ({pattern}).")
+        if re.fullmatch(_glob(pattern), value, re.IGNORECASE if ignore_case else 0):
+            return True
+    return False
+
+
+def _glob(pattern: str) -> str:
+    """An IAM wildcard pattern (`*`, `?`) as a regular expression."""
+    return re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+
+
+_STRING_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "StringEquals": lambda want, got: want == got,
+    "StringEqualsIgnoreCase": lambda want, got: want.lower() == got.lower(),
+    "StringLike": lambda want, got: re.fullmatch(_glob(want), got) is not None,
+}
+
+
+def _conditions_hold(conditions: dict[str, dict[str, Any]], context: dict[str, list[str]]) -> bool:
+    """Every operator and key must hold; a key holds when any of its policy values matches the request's."""
+    for operator, keys in conditions.items():
+        negated = operator.startswith("StringNot")
+        test = _STRING_OPERATORS.get(operator.replace("StringNot", "String", 1))
+        if test is None:
+            raise _IamError(400, "InvalidInput", f"The stand-in does not evaluate the {operator} condition operator.")
+        for key, wanted in keys.items():
+            got = context.get(key.lower())
+            wanted_values = [wanted] if isinstance(wanted, str) else list(wanted)
+            matched = got is not None and any(test(w, g) for w in wanted_values for g in got)
+            # a negated operator holds when the key is absent from the request
+            if not (got is None or not matched if negated else matched):
+                return False
+    return True
+
+
+def _iam_error_xml(error: _IamError) -> str:
+    return (
+        f'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+        f"<Code>{error.code}</Code><Message>{escape(error.message)}</Message></Error>"
+        f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+    )
+
+
 def sandbox_client(service: str, endpoint_url: str, region: str = DEFAULT_REGION) -> Any:
     import boto3
 
-    return boto3.client(service, endpoint_url=endpoint_url, region_name=region, **SANDBOX_CREDENTIALS)
+    return boto3.client(service, endpoint_url=endpoint_url, **{**SANDBOX_CREDENTIALS, "region_name": region})
 
 
 def backdate_access_key(

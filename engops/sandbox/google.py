@@ -5,7 +5,8 @@ document that ships inside google-api-python-client, so the stand-in refuses wha
 The token endpoint implements the service-account JWT-bearer grant used by domain-wide
 delegation: the assertion must be RS256-signed by a key the stand-in was told to trust, issued by
 a trusted client, for Google's token audience, short-lived, and ask only for scopes the client is
-authorised for. API calls need `Authorization: Bearer <token>` from that endpoint.
+authorised for. API calls need `Authorization: Bearer <token>` from that endpoint, and the admin the token acts
+as must be a super admin or hold the method's privilege in its admin role (a delegated admin).
 """
 
 from __future__ import annotations
@@ -48,6 +49,20 @@ TRANSFER_APPLICATIONS = (
 )
 DEFAULT_ADMIN_SUBJECT = f"engops-admin@{DOMAIN}"
 DEFAULT_CUSTOMER_ID = "C03az79cb"
+# The admin privilege (Admin console > Account > Admin roles) each method needs; a super admin holds them all.
+USERS_READ, USERS_UPDATE = "Users > Read", "Users > Update"
+USER_SECURITY, DATA_TRANSFER = "User Security Management", "Data Transfer"
+_PRIVILEGE_OF = {
+    "users.get": USERS_READ,
+    "users.list": USERS_READ,
+    "users.update": USERS_UPDATE,
+    "users.patch": USERS_UPDATE,
+    "users.signOut": USER_SECURITY,
+    "tokens": USER_SECURITY,
+    "asps": USER_SECURITY,
+    "applications": DATA_TRANSFER,
+    "transfers": DATA_TRANSFER,
+}
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # google-auth always signs for this audience, whatever the key file's token_uri says.
@@ -174,6 +189,7 @@ class _User:
     creation_time: str = field(default_factory=lambda: _rfc3339(datetime.now(UTC)))
     extra: dict[str, Any] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)  # lower case
+    admin_privileges: frozenset[str] = frozenset()  # a delegated admin's role
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # OAuth tokens by clientId (Token resources)
     asps: dict[int, dict[str, Any]] = field(default_factory=dict)  # app passwords by codeId (Asp resources)
 
@@ -190,7 +206,7 @@ class _User:
                     "fullName": f"{self.given_name} {self.family_name}".strip(),
                 },
                 "isAdmin": self.is_admin,
-                "isDelegatedAdmin": False,
+                "isDelegatedAdmin": bool(self.admin_privileges) and not self.is_admin,
                 "lastLoginTime": self.last_login_time,
                 "creationTime": self.creation_time,
                 "agreedToTerms": True,
@@ -326,6 +342,7 @@ class GoogleStandIn(StandIn):
         last_login: datetime | None = None,
         org_unit_path: str = "/",
         aliases: Iterable[str] = (),
+        admin_privileges: Iterable[str] = (),
     ) -> str:
         with self.lock:
             user_id = str(100000000000000000000 + len(self.users) * 7919 + 1)
@@ -339,6 +356,7 @@ class GoogleStandIn(StandIn):
                 org_unit_path=org_unit_path,
                 last_login_time=_rfc3339(last_login) if last_login else NEVER_LOGGED_IN,
                 aliases=[a.lower() for a in aliases],
+                admin_privileges=frozenset(admin_privileges),
             )
             return user_id
 
@@ -597,7 +615,7 @@ class GoogleStandIn(StandIn):
                 grant: _Grant = request.environ["google.grant"]
                 if not grant.scopes & set(method.get("scopes", ())):
                     raise _ApiError(403, "Request had insufficient authentication scopes.", "insufficientPermissions")
-                self._check_admin(grant)
+                self._check_admin(grant, method_id)
                 return handler(request, **args)
             except _ApiError as exc:
                 errors = [{"message": exc.message, "domain": exc.domain, "reason": exc.reason}]
@@ -639,10 +657,13 @@ class GoogleStandIn(StandIn):
                 400, f"Invalid value '{value}'. Values must be within the range: [{low}, {high}]", "invalid"
             )
 
-    def _check_admin(self, grant: _Grant) -> None:
+    def _check_admin(self, grant: _Grant, method_id: str) -> None:
+        """The acting admin must be a super admin or hold the method's privilege in its admin role."""
+        needed = _PRIVILEGE_OF.get(method_id) or _PRIVILEGE_OF[method_id.partition(".")[0]]
         with self.lock:
             actor = self._find(grant.subject) if grant.subject else None
-            if actor is None or not actor.is_admin or actor.suspended:
+            allowed = actor is not None and (actor.is_admin or needed in actor.admin_privileges)
+            if not allowed or actor is None or actor.suspended:
                 raise _ApiError(403, "Not Authorized to access this resource/api", "forbidden")
 
     def _find(self, user_key: str) -> _User | None:

@@ -5,11 +5,27 @@ listUsers / listGroups / getGroup from the full spec): `Authorization: SSWS <tok
 `Bearer <token>` only, Okta `Error` bodies with the real error codes, `X-Rate-Limit-*` headers
 on every response, 429 `E0000047`, `Link: <...>; rel="next"` pagination with `after` cursors,
 and Okta's lifecycle rules (suspend only ACTIVE users, unsuspend only SUSPENDED ones).
-Paths documented as taking a user *id* (`{userId}`) do not accept a login, as in Okta.
+Paths documented as taking a user *id* (`{userId}`) do not accept a login, as in Okta, and
+`/users/{id}` matches a login, never a `profile.email` that differs from it. A page's `self` and
+`next` links are two `Link` headers, in either order (`link_order`).
+
+OAuth 2.0 service apps (`register_service_app`) get tokens from the org authorization server with
+a `private_key_jwt` client assertion, as Okta checks it: the assertion's `kid` must name the app's
+key when the app has a key id (`invalid_client`), the scopes must be known Okta scopes and granted
+to the app (`invalid_scope`), and an app that requires DPoP needs a DPoP proof (RFC 9449) on the
+token request (`invalid_dpop_proof`, then `use_dpop_nonce` with a `DPoP-Nonce` until the proof
+carries one) and on every API call with its DPoP-bound token (`Authorization: DPoP`, `ath`, the
+bound key, `htu` compared with the *decoded* request path, as Okta does).
+
+Admin roles are enforced: the API token acts with its user's roles, a service app with its own
+(`/oauth2/v1/clients/{clientId}/roles`); an operation no role allows is 403 `E0000006`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import math
 import re
 import secrets
@@ -19,7 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
@@ -79,7 +95,43 @@ class _User:
 class _ServiceApp:
     client_id: str
     public_key_pem: str
+    scopes: frozenset[str]  # granted to the app (its "Okta API Scopes" tab)
+    key_id: str | None = None  # the registered key's `kid`; then assertions must name it
+    dpop: bool = False  # "Require DPoP header in token requests" (Okta's default for new service apps)
+    admin_roles: tuple[str, ...] = ("SUPER_ADMIN",)
+
+
+@dataclass(frozen=True)
+class _AccessToken:
     scopes: frozenset[str]
+    client_id: str
+    jkt: str | None  # the thumbprint of the DPoP key the token is bound to
+
+
+# Okta API scopes of the org authorization server (a subset; any other is "not configured").
+OKTA_SCOPES = frozenset(
+    f"okta.{resource}.{access}"
+    for resource in (
+        "users", "groups", "roles", "apps", "logs", "factors", "sessions", "userTypes", "policies",
+        "clients", "authorizationServers", "orgs", "schemas", "idps", "devices", "eventHooks", "inlineHooks",
+    )
+    for access in ("read", "manage")
+)  # fmt: skip
+
+# Which standard admin roles may call which operation (the part of Okta's role model the bot meets).
+_ANY_ADMIN = frozenset(
+    {"SUPER_ADMIN", "ORG_ADMIN", "GROUP_MEMBERSHIP_ADMIN", "USER_ADMIN", "HELP_DESK_ADMIN", "READ_ONLY_ADMIN",
+     "APP_ADMIN", "REPORT_ADMIN", "API_ACCESS_MANAGEMENT_ADMIN"}
+)  # fmt: skip
+_ROLES_FOR: dict[str, frozenset[str]] = {
+    "read": _ANY_ADMIN,
+    "read_roles": frozenset({"SUPER_ADMIN", "ORG_ADMIN", "READ_ONLY_ADMIN"}),
+    "membership": frozenset({"SUPER_ADMIN", "ORG_ADMIN", "GROUP_MEMBERSHIP_ADMIN", "USER_ADMIN"}),
+    "lifecycle": frozenset({"SUPER_ADMIN", "ORG_ADMIN", "USER_ADMIN"}),
+    "sessions": frozenset({"SUPER_ADMIN", "ORG_ADMIN", "USER_ADMIN", "HELP_DESK_ADMIN"}),
+}
+_DPOP_ALGS = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"]
+_DPOP_MAX_AGE = 300  # seconds a proof's `iat` may be off
 
 
 @dataclass
@@ -183,8 +235,12 @@ class OktaStandIn(StandIn):
         super().__init__()
         self.api_tokens: set[str] = {api_token}
         self.token_users: dict[str, str] = {}  # API token -> id of the user it belongs to (`/users/me`)
-        self.access_tokens: dict[str, frozenset[str]] = {}  # `Bearer <token>` -> granted scopes
+        self.access_tokens: dict[str, _AccessToken] = {}  # issued OAuth access tokens
         self.service_apps: dict[str, _ServiceApp] = {}
+        self.link_order = "alternate"  # "self-first" | "next-first" | "alternate" (per response)
+        self._links_sent = 0
+        self._dpop_nonces: dict[str, float] = {}  # nonce -> when issued
+        self._dpop_jtis: set[str] = set()
         self.users: dict[str, _User] = {}
         self.groups: dict[str, _Group] = {}
         self.sessions_cleared: Counter[str] = Counter()  # login -> DELETE .../sessions calls
@@ -250,10 +306,25 @@ class OktaStandIn(StandIn):
         with self.lock:
             self._group_named(group_name).members.add(self._user_by_login(login).id)
 
-    def register_service_app(self, client_id: str, public_key_pem: str, scopes: Iterable[str]) -> None:
+    def register_service_app(
+        self,
+        client_id: str,
+        public_key_pem: str,
+        scopes: Iterable[str],
+        *,
+        key_id: str | None = None,
+        dpop: bool = False,
+        admin_roles: Iterable[str] = ("SUPER_ADMIN",),
+    ) -> None:
         """An OAuth 2.0 service app: `private_key_jwt` client auth, client-credentials grant."""
         with self.lock:
-            self.service_apps[client_id] = _ServiceApp(client_id, public_key_pem, frozenset(scopes))
+            self.service_apps[client_id] = _ServiceApp(
+                client_id, public_key_pem, frozenset(scopes), key_id, dpop, tuple(admin_roles)
+            )
+
+    def set_admin_roles(self, login: str, roles: Iterable[str]) -> None:
+        with self.lock:
+            self._user_by_login(login).admin_roles = list(roles)
 
     def set_status(self, login: str, status: str) -> None:
         with self.lock:
@@ -320,14 +391,84 @@ class OktaStandIn(StandIn):
         scheme, sep, token = request.headers.get("Authorization", "").partition(" ")
         if sep and scheme == "SSWS" and token in self.api_tokens:
             request.environ["okta.token_user"] = self.token_users.get(token)
-            return None
-        if sep and scheme == "Bearer" and token in self.access_tokens:
-            needed = _required_scope(request)
-            granted = self.access_tokens[token]
-            if needed in granted or needed.replace(".read", ".manage") in granted:
-                return None
+            user = self.users.get(self.token_users.get(token) or "")
+            if user is not None and request.path == f"/api/v1/users/{user.id}/roles":
+                return None  # anyone may see their own role assignments
+            return self._role_check(request, user.admin_roles if user else ["SUPER_ADMIN"])
+        issued = self.access_tokens.get(token) if sep and scheme in ("Bearer", "DPoP") else None
+        if issued is None:
+            return self.error_response(401, "")
+        if issued.jkt is not None or scheme == "DPoP":
+            refused = self._check_resource_proof(request, scheme, token, issued)
+            if refused is not None:
+                return refused
+        needed = _required_scope(request)
+        if needed not in issued.scopes and needed.replace(".read", ".manage") not in issued.scopes:
             return self._okta_error(403, "", [f"The access token is missing the scope {needed}"])
-        return self.error_response(401, "")
+        if request.path == f"/oauth2/v1/clients/{issued.client_id}/roles":
+            return None  # the app's own role assignments
+        return self._role_check(request, self.service_apps[issued.client_id].admin_roles)
+
+    def _role_check(self, request: Request, roles: Iterable[str]) -> Response | None:
+        if set(roles) & _ROLES_FOR[_operation(request)]:
+            return None
+        return self._okta_error(403, "", [])
+
+    def _check_resource_proof(self, request: Request, scheme: str, token: str, issued: _AccessToken) -> Response | None:
+        """A DPoP-bound token is used with `Authorization: DPoP` and a proof for this request and key."""
+        if scheme != "DPoP" or issued.jkt is None:
+            return self._dpop_resource_error(
+                401, "invalid_token", "The access token is DPoP-bound; use the DPoP scheme."
+            )
+        try:
+            claims, jkt = self._verify_proof(request)
+            expected_ath = _b64(hashlib.sha256(token.encode()).digest())
+            if claims.get("ath") != expected_ath:
+                raise _ProofError("'ath' claim in the DPoP proof JWT is invalid.")
+            if jkt != issued.jkt:
+                raise _ProofError("The DPoP proof JWT key does not match the key the access token is bound to.")
+        except _ProofError as exc:
+            return self._dpop_resource_error(400, "invalid_dpop_proof", str(exc))
+        return None
+
+    def _dpop_resource_error(self, status: int, error: str, description: str) -> Response:
+        response = self._okta_error(status, description, [], code=error)
+        response.headers["WWW-Authenticate"] = (
+            f'DPoP algs="{" ".join(_DPOP_ALGS)}", error="{error}", error_description="{description}"'
+        )
+        return response
+
+    def _verify_proof(self, request: Request) -> tuple[dict[str, Any], str]:
+        """RFC 9449 §4.3 checks of the request's `DPoP` header; the claims and the key's thumbprint."""
+        import jwt
+
+        proof = request.headers.get("DPoP")
+        if not proof:
+            raise _ProofError("The DPoP proof JWT header is missing.")
+        try:
+            header = jwt.get_unverified_header(proof)
+            jwk = header.get("jwk")
+            if header.get("typ") != "dpop+jwt" or header.get("alg") not in _DPOP_ALGS or not isinstance(jwk, dict):
+                raise _ProofError("The DPoP proof JWT header is invalid.")
+            if {"d", "p", "q", "dp", "dq", "qi"} & set(jwk):
+                raise _ProofError("The DPoP proof JWT header must not contain a private key.")
+            key = jwt.PyJWK(jwk, header["alg"]).key
+            claims: dict[str, Any] = jwt.decode(
+                proof, key, algorithms=_DPOP_ALGS, options={"require": ["jti", "htm", "htu", "iat"]}
+            )
+        except jwt.PyJWTError:
+            raise _ProofError("DPoP proof JWT cannot be parsed.") from None
+        if claims["htm"] != request.method:
+            raise _ProofError("'htm' claim in the DPoP proof JWT is invalid.")
+        htu = urlsplit(str(claims["htu"]))
+        if (htu.scheme, htu.netloc, htu.path) != (request.scheme, request.host, request.path):
+            raise _ProofError("'htu' claim in the DPoP proof JWT is invalid.")  # Okta compares the decoded path
+        if abs(time.time() - float(claims["iat"])) > _DPOP_MAX_AGE:
+            raise _ProofError("'iat' claim in the DPoP proof JWT is invalid.")
+        if claims["jti"] in self._dpop_jtis:
+            raise _ProofError("The DPoP proof JWT has already been used.")
+        self._dpop_jtis.add(claims["jti"])
+        return claims, _thumbprint(jwk)
 
     def error_response(self, status: int, message: str) -> Response:
         return self._okta_error(status, message.removeprefix("not found: "), [])
@@ -383,6 +524,7 @@ class OktaStandIn(StandIn):
         r("/api/v1/users/<id>/lifecycle/<action>", ["POST"], self._h(self.lifecycle))
         r("/api/v1/users/<user_id>/sessions", ["DELETE"], self._h(self.revoke_sessions))
         r("/api/v1/users/<user_id>/roles", ["GET"], self._h(self.list_roles))
+        r("/oauth2/v1/clients/<client_id>/roles", ["GET"], self._h(self.list_client_roles))
         r("/api/v1/users/<id>", ["GET"], self._h(self.get_user))
         r("/api/v1/groups", ["GET"], self._h(self.list_groups))
         r("/api/v1/groups/<group_id>", ["GET"], self._h(self.get_group))
@@ -499,7 +641,13 @@ class OktaStandIn(StandIn):
         if paged and len(items) > limit:
             nxt = urlencode({**params, "after": page[-1]["id"], "limit": str(limit)})
             links.append(f'<{base}?{nxt}>; rel="next"')
-        return json_response(page, 200, {"Link": ", ".join(links)})
+        self._links_sent += 1
+        if self.link_order == "next-first" or (self.link_order == "alternate" and self._links_sent % 2 == 0):
+            links.reverse()
+        response = json_response(page, 200)
+        for link in links:  # Okta sends each link as its own header
+            response.headers.add("Link", link)
+        return response
 
     # --- handlers ------------------------------------------------------------------
     def get_user(self, request: Request, id: str) -> Response:
@@ -511,22 +659,16 @@ class OktaStandIn(StandIn):
     def list_roles(self, request: Request, user_id: str) -> Response:
         user = self._user_by_id(user_id)
         base = request.host_url.rstrip("/")
-        stamp = _timestamp(user.created)
-        return json_response(
-            [
-                {
-                    "id": f"ra1{user.id[3:]}{n}",
-                    "label": role.replace("_", " ").title(),
-                    "type": role,
-                    "status": "ACTIVE",
-                    "created": stamp,
-                    "lastUpdated": stamp,
-                    "assignmentType": "USER",
-                    "_links": {"assignee": {"href": f"{base}/api/v1/users/{user.id}"}},
-                }
-                for n, role in enumerate(user.admin_roles)
-            ]
-        )
+        assignee = {"assignee": {"href": f"{base}/api/v1/users/{user.id}"}}
+        return json_response(_role_assignments(user.id, user.admin_roles, user.created, "USER", assignee))
+
+    def list_client_roles(self, request: Request, client_id: str) -> Response:
+        app = self.service_apps.get(client_id)
+        if app is None:
+            raise OktaError(404, f"Resource not found: {client_id} (Client)")
+        base = request.host_url.rstrip("/")
+        assignee = {"assignee": {"href": f"{base}/oauth2/v1/clients/{client_id}"}}
+        return json_response(_role_assignments(client_id, app.admin_roles, time.time(), "CLIENT", assignee))
 
     def list_users(self, request: Request) -> Response:
         users = list(self.users.values())
@@ -628,6 +770,8 @@ class OktaStandIn(StandIn):
             app = self.service_apps.get(client_id)
             if app is None:
                 raise jwt.InvalidTokenError("unknown client")
+            if app.key_id is not None and jwt.get_unverified_header(assertion).get("kid") != app.key_id:
+                return _oauth_error(401, "invalid_client", "The client_assertion JWT kid is invalid.")
             claims = jwt.decode(
                 assertion,
                 app.public_key_pem,
@@ -641,17 +785,87 @@ class OktaStandIn(StandIn):
         except jwt.PyJWTError:
             return _oauth_error(401, "invalid_client", "The client_assertion token is invalid.")
         requested = frozenset(form.get("scope", "").split())
-        if not requested or not requested <= app.scopes:
-            return _oauth_error(400, "invalid_scope", "One or more scopes are not configured for the client.")
+        if not requested or not requested <= OKTA_SCOPES:
+            return _oauth_error(
+                400, "invalid_scope", "One or more scopes are not configured for the authorization server resource."
+            )
+        if not requested <= app.scopes:
+            missing = " ".join(sorted(requested - app.scopes))
+            return _oauth_error(400, "invalid_scope", f"The following scopes were not granted to the client: {missing}")
+        jkt = None
+        if app.dpop:
+            try:
+                claims, jkt = self._verify_proof(request)
+            except _ProofError as exc:
+                return _oauth_error(400, "invalid_dpop_proof", str(exc))
+            if claims.get("nonce") not in self._fresh_nonces():
+                nonce = secrets.token_urlsafe(24)
+                self._dpop_nonces[nonce] = time.time()
+                response = _oauth_error(400, "use_dpop_nonce", "Authorization server requires nonce in DPoP proof.")
+                response.headers["DPoP-Nonce"] = nonce
+                return response
         token = secrets.token_urlsafe(32)
-        self.access_tokens[token] = requested
+        self.access_tokens[token] = _AccessToken(requested, client_id, jkt)
         scope = " ".join(sorted(requested))
-        return json_response({"token_type": "Bearer", "expires_in": 3600, "access_token": token, "scope": scope})
+        token_type = "DPoP" if jkt else "Bearer"
+        return json_response({"token_type": token_type, "expires_in": 3600, "access_token": token, "scope": scope})
+
+    def _fresh_nonces(self) -> set[str]:
+        for nonce in [n for n, at in self._dpop_nonces.items() if time.time() - at > _DPOP_MAX_AGE]:
+            del self._dpop_nonces[nonce]
+        return set(self._dpop_nonces)
 
     @staticmethod
     def _no_content() -> Response:
         # Okta labels its empty 204 responses `application/json`; clients must not parse them.
         return Response(b"", status=204, content_type="application/json")
+
+
+class _ProofError(Exception):
+    """A DPoP proof Okta would refuse; the text is Okta's `error_description`."""
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638 JWK thumbprint (what a DPoP-bound token's `cnf.jkt` holds)."""
+    members = ("e", "kty", "n") if jwk.get("kty") == "RSA" else ("crv", "kty", "x", "y")
+    canonical = json.dumps({m: jwk.get(m) for m in members}, separators=(",", ":"), sort_keys=True)
+    return _b64(hashlib.sha256(canonical.encode()).digest())
+
+
+def _role_assignments(
+    owner_id: str, roles: Iterable[str], created: float, kind: str, links: dict[str, Any]
+) -> list[dict[str, Any]]:
+    stamp = _timestamp(created)
+    return [
+        {
+            "id": f"ra1{owner_id[3:]}{n}",
+            "label": role.replace("_", " ").title(),
+            "type": role,
+            "status": "ACTIVE",
+            "created": stamp,
+            "lastUpdated": stamp,
+            "assignmentType": kind,
+            "_links": links,
+        }
+        for n, role in enumerate(roles)
+    ]
+
+
+def _operation(request: Request) -> str:
+    """The kind of operation, for the admin-role check."""
+    if request.path.endswith("/roles"):
+        return "read_roles"
+    if request.method == "GET":
+        return "read"
+    if "/lifecycle/" in request.path:
+        return "lifecycle"
+    if request.path.endswith("/sessions"):
+        return "sessions"
+    return "membership"
 
 
 def _required_scope(request: Request) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from engops.runner import exit_now_if_threads_linger, until_stopped
 from engops.sandbox.base import RunningServer
 from engops.sandbox.console.server import ConsoleApp
 from engops.sandbox.stack import Stack, StackOptions
@@ -109,7 +110,8 @@ def run_sandbox(port: int, data_dir: Path, wait: Callable[[], None]) -> None:
         raise SystemExit(1) from None
     print(how_to_try(sandbox, data_dir), flush=True)
     try:
-        wait()
+        until_stopped(wait)
     finally:
         print("stopping the sandbox…", file=sys.stderr, flush=True)
         sandbox.stop()
+    exit_now_if_threads_linger()

@@ -288,7 +288,7 @@ class SocketModeServer:
         return json_response({"ok": True, "url": self.issue_url()})
 
     def _is_other_token_type(self, token: str) -> bool:
-        return token == self.slack.bot_token or token.startswith(("xoxb-", "xoxp-"))
+        return token in self.slack.tokens or token.startswith(("xoxb-", "xoxp-"))
 
     def issue_url(self) -> str:
         ticket = secrets.token_urlsafe(24)

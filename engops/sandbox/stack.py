@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from engops.sandbox.slack_driver import SlackDriver
 from engops.services import build_services
 from workflows.engine.runtime import Patience
 
-EXAMPLE_POLICY = Path(__file__).resolve().parents[2] / "policy.example.yaml"
+# Package data (a link to the checkout's policy.example.yaml, copied into the wheel), so an installed `engops
+# sandbox` finds it wherever it runs. Installed packages are plain directories, so this is a file on disk.
+EXAMPLE_POLICY = Path(str(resources.files("engops.sandbox") / "policy.example.yaml"))
 SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105  (a local stand-in's, not a real secret)
 WEBHOOK_SECRET = "sandbox-webhook-secret"  # noqa: S105
 BOT_TOKEN = "xoxb-sandbox-bot-token"  # noqa: S105

@@ -97,7 +97,8 @@ def test_google_user_resource_with_aliases_matches_the_discovery_schema(google: 
 
 def test_okta_search_by_profile_email_roles_and_me(installed: Runtime, okta: OktaStandIn) -> None:
     adapter = installed.require_okta()
-    assert adapter.get_user("rosa@example.com") is None  # her login is rdiaz@
+    assert adapter.get_user_by_login("rosa@example.com") is None  # her login is rdiaz@
+    assert adapter.get_user("rosa@example.com").login == "rdiaz@example.com"  # the profile.email fallback
     assert [u.login for u in adapter.find_users_by_email("rosa@example.com")] == ["rdiaz@example.com"]
     search = okta.calls_to("GET", "/api/v1/users")[-1].query
     assert search["search"] == 'profile.email eq "rosa@example.com"'

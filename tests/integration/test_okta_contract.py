@@ -301,14 +301,14 @@ def test_stand_in_pagination_links(client: Client) -> None:
     while url:
         response = client.get(url, headers=AUTH)
         ids.extend(u["id"] for u in response.get_json())
-        links = dict(
-            (rel, href) for href, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', response.headers.get("Link", ""))
-        )
+        every_link = ", ".join(response.headers.getlist("Link"))  # Okta sends self and next as two headers
+        links = dict((rel, href) for href, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', every_link))
         assert "self" in links
         url = links.get("next")
     assert sorted(ids) == sorted(p.okta_id for p in DIRECTORY.people) and len(ids) == len(set(ids))
     typeahead = client.get("/api/v1/groups?q=a&limit=1", headers=AUTH)
-    assert len(typeahead.get_json()) == 1 and 'rel="next"' not in typeahead.headers["Link"]  # q is never paged
+    assert len(typeahead.get_json()) == 1
+    assert 'rel="next"' not in " ".join(typeahead.headers.getlist("Link"))  # q is never paged
 
 
 def test_stand_in_search_expressions(client: Client) -> None:

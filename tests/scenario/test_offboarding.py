@@ -61,13 +61,13 @@ def test_one_person_end_to_end_then_undo(stack: Stack) -> None:
     assert "REQ-1 was undone by grace@example.com" in driver.dm_text("hank")
 
 
-def test_person_missing_from_providers_is_skipped_there(stack: Stack) -> None:
+def test_person_missing_from_okta_is_flagged_and_skipped_elsewhere(stack: Stack) -> None:
     driver = stack.driver
     assert driver is not None
     with stack.okta.lock:
         del stack.okta.users[stack.okta.user_id("nina@example.com")]
     shown = offboard(stack, "grace", "nina@example.com")
-    assert "Okta: not found in Okta (skipped)" in shown
+    assert "Okta: not found in Okta by login or profile.email (needs attention" in shown
     assert "AWS: no IAM user (skipped)" in shown
     # without Okta there is no manager to hand her Drive and Calendar to: said in advance, flagged after the run
     assert "Google: Drive and Calendar cannot be transferred: no handover person" in shown
@@ -78,7 +78,7 @@ def test_person_missing_from_providers_is_skipped_there(stack: Stack) -> None:
     assert "not found in Okta" in text and "no IAM user" in text and "Partly failed" in text
     assert "Google: transfer Drive/Calendar — no handover person: nina@example.com has no manager in Okta" in text
     assert stack.google.transfers("nina@example.com") == []
-    assert "REQ-1 partly failed: nina@example.com google_transfer_data: no handover person" in driver.dm_text("grace")
+    assert "REQ-1 partly failed: nina@example.com okta_suspend: not found in Okta" in driver.dm_text("grace")
 
 
 def test_failed_step_partly_fails_and_retry_repeats_nothing_that_finished(stack: Stack) -> None:

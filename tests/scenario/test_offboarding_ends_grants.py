@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import col, select
 
+from bot import audit
 from bot.db.engine import Database
 from bot.db.models import AuditEntry, Grant, Request
 from bot.db.models_keys import KeyRotation
@@ -38,6 +39,7 @@ def _request(stack: Stack, request_id: int) -> Request:
 
 
 def _audit(stack: Stack, action: str) -> list[AuditEntry]:
+    audit.seal(_db(stack), wait=True)
     with _db(stack).session() as session:
         return list(session.exec(select(AuditEntry).where(AuditEntry.action == action).order_by(col(AuditEntry.seq))))
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bot import audit
 from engops.sandbox.slack import message_as_text
 from engops.sandbox.slack_driver import DriverResponse, SlackDriver
 from engops.sandbox.stack import Stack
@@ -67,6 +68,7 @@ def policy_for_roles(example: dict[str, Any]) -> dict[str, Any]:
 def snapshot(stack: Stack) -> dict[str, Any]:
     assert stack.web is not None and stack.moto is not None
     state: dict[str, Any] = {}
+    audit.seal(stack.web.services.db, wait=True)  # entries written before now are in the chain, not the inbox
     with stack.web.services.db.engine.connect() as conn:
         for table in DECISION_TABLES:
             rows = conn.execute(text(f'SELECT * FROM "{table}" ORDER BY 1'))  # noqa: S608 (our table names)

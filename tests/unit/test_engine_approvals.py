@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pytest
 from sqlmodel import col, select
 
+from bot import audit
 from bot.db.details import RequestDetails, details_of
 from bot.db.engine import Database
 from bot.db.models import ApprovalStep, AuditEntry, Handover, Person, Request, RequestStatus
@@ -81,6 +82,7 @@ def promised(db: Database) -> list[str]:
 
 
 def audit_actions(db: Database, request_id: int) -> list[str]:
+    audit.seal(db, wait=True)
     with db.session() as session:
         query = select(AuditEntry.action).where(AuditEntry.request_id == request_id).order_by(col(AuditEntry.seq))
         return list(session.exec(query))

@@ -22,7 +22,7 @@ from bot import audit, permissions
 from bot.db import queries
 from bot.db.details import RequestDetails, details_of, store_details
 from bot.db.engine import Database
-from bot.db.models import ApprovalStep, AuditEntry, CardCopy, Request, RequestStatus
+from bot.db.models import ApprovalStep, CardCopy, Request, RequestStatus
 from bot.db.queries import request_with_steps
 from bot.policy import ADMIN_ROLE, role_name
 from bot.providers.errors import ProviderError, TransientError
@@ -275,11 +275,8 @@ def _record(
 
 
 def _recorded_click(session: Session, request_id: int, click_id: str) -> bool:
-    query = select(AuditEntry.detail).where(
-        AuditEntry.request_id == request_id,
-        col(AuditEntry.action).in_(("request.approved_step", "request.denied")),
-    )
-    return any(detail.get("click") == click_id for detail in session.exec(query))
+    decisions = audit.details_recorded(session, request_id, ("request.approved_step", "request.denied"))
+    return any(detail.get("click") == click_id for detail in decisions)
 
 
 def _open_next(session: Session, nxt: ApprovalStep, excluded: set[str], admins: dict[str, str]) -> None:

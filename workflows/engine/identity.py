@@ -223,7 +223,7 @@ def protected_entries(policy: Policy, holders: Mapping[str, Iterable[str]]) -> d
 def okta_person(email: str) -> OktaUser | Refusal | None:
     okta = runtime.current().require_okta()
     email = email.strip().lower()
-    by_login = okta.get_user(email)
+    by_login = okta.get_user_by_login(email)  # not `get_user`: its own email fallback refuses two matches
     if by_login is not None and by_login.login.lower() == email:
         return by_login
     return pick_okta(email, by_login, okta.find_users_by_email(email))

@@ -11,6 +11,10 @@ attempt left: a key other than the old one whose secret version (the client requ
 the request and that key) exists is reused; any other such key is useless without its secret and is
 deleted. So a retry never leaves an orphan key, never hits the two-key limit, and never makes a second
 secret version.
+
+A CreateAccessKey whose answer is lost (read timeout, 5xx) is settled the same way before it is asked again: the key
+it may have made cannot be adopted, because AWS returns a key's secret only in that one answer, so it is
+deactivated and deleted, and a new one is made (`_create_key`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from bot.db.models import Request, RequestStatus
 from bot.db.models_keys import KeyRotation
 from bot.durations import format_duration
 from bot.policy import Policy
-from bot.providers.aws import KeyLimitError
+from bot.providers.aws import AccessKey, KeyCreationUnknown, KeyLimitError, NewKeySecret
 from bot.providers.errors import NotFoundError, ProviderError
 from workflows.engine import identity, runtime
 from workflows.engine.approvals import NewRequest, notify_requester, refresh_cards
@@ -45,6 +49,7 @@ from workflows.keys.state import audit_rotation, request_of, rotation_of
 log = logging.getLogger(__name__)
 
 _TOKEN_NAMESPACE = uuid.UUID("6f1c2a8e-4b1d-5e0a-9a57-3c0f5d8b2e11")
+_CREATE_ATTEMPTS = 3  # CreateAccessKey answers lost in a row before the step gives up (after settling)
 
 
 def _token(request_id: int, key_id: str) -> str:
@@ -187,19 +192,38 @@ def _prepare(request_id: int) -> str | None:
 
 
 def _settle_leftovers(request_id: int, rot: KeyRotation) -> dict[str, str] | None:
-    """After an interrupted attempt: reuse its key when its secret was stored, else delete it."""
+    """After an interrupted attempt or a lost CreateAccessKey answer: reuse the key whose secret was stored, else
+    deactivate and delete it (deactivated first, so that a failed delete still leaves it unusable until the next
+    settling deletes it)."""
     aws = runtime.current().require_aws()
-    for key in aws.list_keys(rot.iam_user):
+    for key in aws.list_keys(rot.iam_user, with_last_use=False):
         if key.id == rot.old_key_id:
             continue
         arn = aws.secret_version_arn(rot.secret_name, _token(request_id, key.id))
         if arn is not None:
             return {"key_id": key.id, "arn": arn, "created": key.created.isoformat()}
+        if key.status == "Active":
+            aws.set_key_status(rot.iam_user, key.id, False)
         aws.delete_key(rot.iam_user, key.id)
         audit_rotation(
-            rot, "aws.key_deleted", {"key_id": key.id, "why": "left by an interrupted attempt, its secret never stored"}
+            rot, "aws.key_deleted", {"key_id": key.id, "why": "made by an attempt that never stored its secret"}
         )
     return None
+
+
+def _create_key(request_id: int, rot: KeyRotation) -> tuple[AccessKey, NewKeySecret]:
+    """CreateAccessKey, never retried blindly: when its answer is lost, settle (the key it may have made is
+    deleted) and ask again. Raises KeyCreationUnknown after `_CREATE_ATTEMPTS`, with nothing left behind."""
+    aws = runtime.current().require_aws()
+    for attempt in range(1, _CREATE_ATTEMPTS + 1):
+        try:
+            return aws.create_key(rot.iam_user)
+        except KeyCreationUnknown:
+            log.warning("REQ-%s: CreateAccessKey's answer was lost (attempt %s); settling", request_id, attempt)
+            _settle_leftovers(request_id, rot)
+            if attempt == _CREATE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _record_new_key(rot: KeyRotation, key_id: str) -> None:
@@ -232,7 +256,7 @@ def _create_and_store(request_id: int) -> dict[str, str] | str:
         reused = _settle_leftovers(request_id, rot)
         if reused is not None:
             return reused
-        key, secret = aws.create_key(rot.iam_user)
+        key, secret = _create_key(request_id, rot)
     except KeyLimitError:
         return f"{rot.iam_user} already has two access keys; no new key was made."
     except ProviderError as exc:

@@ -224,7 +224,10 @@ def _tokens_line(found: Lookup, user: GoogleUser) -> str:
 
 def _okta_line(user: OktaUser | None, step_name: str) -> str:
     if user is None:
-        return "Okta: not found in Okta (skipped)"
+        return (
+            "Okta: not found in Okta by login or profile.email "
+            "(needs attention: the Okta steps will fail until they are found)"
+        )
     if step_name != "okta_suspend":
         return "Okta: clear every session and OAuth token"
     if user.status == "ACTIVE":

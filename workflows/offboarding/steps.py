@@ -78,10 +78,19 @@ def google_signout(ctx: PersonContext) -> StepOutcome:
     return done("signed out of every session")
 
 
+def not_in_okta(email: str) -> StepOutcome:
+    """Someone being offboarded who is missing from Okta may still be able to sign in there (a login unlike
+    their email that no `profile.email` names either): never a quiet skip, always a step to look at."""
+    return failed(
+        f"not found in Okta: no user has the login or profile.email {email}; find them in Okta and suspend "
+        "them by hand (or set their profile.email), then Retry failed steps"
+    )
+
+
 def okta_suspend(ctx: PersonContext) -> StepOutcome:
     user = ctx.okta_user()
     if user is None:
-        return skipped("not found in Okta")
+        return not_in_okta(ctx.email)
     if user.status == "SUSPENDED":
         return skipped("already suspended")
     if user.status == "DEPROVISIONED":
@@ -95,7 +104,7 @@ def okta_suspend(ctx: PersonContext) -> StepOutcome:
 def okta_clear_sessions(ctx: PersonContext) -> StepOutcome:
     user = ctx.okta_user()
     if user is None:
-        return skipped("not found in Okta")
+        return not_in_okta(ctx.email)
     runtime.current().require_okta().clear_sessions(user.id)
     return done("sessions and OAuth tokens revoked")
 
@@ -162,10 +171,15 @@ def engops_end_grants(ctx: PersonContext) -> StepOutcome:
     removed: list[str] = []
     if grants:
         user = ctx.okta_user()
+        if user is None:  # the grants stay open (a Retry removes them once Okta knows the person)
+            groups = ", ".join(sorted({g.okta_group for g in grants}))
+            so_far = end_grants.Ended(cancelled, stopped, [], in_flight).text()
+            left = f"bot-made grants to {groups} left: {not_in_okta(ctx.email).detail}"
+            return failed(f"{so_far}; {left}" if so_far else left)
         okta = runtime.current().require_okta()
         for grant in grants:
-            group = okta.get_group_by_name(grant.okta_group) if user is not None else None
-            if user is not None and group is not None:
+            group = okta.get_group_by_name(grant.okta_group)
+            if group is not None:
                 okta.remove_member(group.id, user.id)  # not a member any more: 204 too
             ended = end_grants.close_grant(grant, ctx.request_id)
             if ended:

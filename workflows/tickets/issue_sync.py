@@ -7,7 +7,9 @@ request's thread, and the requester is DMed when the issue is closed. Only comme
 the issue's team are relayed ("team members", SPEC §6.5): anyone else who can comment on the issue
 in GitLab cannot post into Slack through the bot; the bot's own, system and internal notes never are.
 A confidential issue's comments go to the requester's DM only; its channel thread just hears that
-there was one.
+there was one. An edited comment (a Note Hook with `action: update`) updates the message that shows
+it (`note_relay`), when whoever edited it is a DRI too (a Maintainer may edit anyone's comment); a
+deleted one stays in Slack: GitLab sends nothing when a note is deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from dbos import DBOS
 from sqlmodel import func, select
 
 from bot import audit
@@ -25,7 +28,7 @@ from bot.slack.escape import escape, truncate
 from workflows.engine import runtime
 from workflows.engine.approvals import refresh_cards
 from workflows.engine.durable import step
-from workflows.tickets import escalation
+from workflows.tickets import escalation, note_relay
 from workflows.tickets.filing import dri_user_ids
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,7 @@ class IssueChange:
     kind: str  # issue | note
     project: str  # path with namespace
     iid: int
-    action: str  # issue: open | close | reopen | update; note: comment
+    action: str  # issue: open | close | reopen | update; note: comment | edit
     actor: str  # display name of who did it
     confidential: bool  # the issue is
     labels_added: tuple[str, ...] = ()
@@ -47,6 +50,9 @@ class IssueChange:
     note_url: str = ""
     author_id: int | None = None  # the GitLab user who wrote the note
     skip_note: bool = False  # system or internal note, or written by the issue's author (the bot)
+    note_id: int | None = None
+    note_version: str = ""  # the note's updated_at: a later edit has a later one
+    editor_id: int | None = None  # who edited the note, for an edit
 
 
 def _dict(value: Any, what: str) -> dict[str, Any]:
@@ -98,21 +104,29 @@ def parse_event(event: str, body: dict[str, Any]) -> IssueChange | None:
     note = attrs.get("note")
     if not isinstance(note, str):
         raise ValueError("object_attributes.note is missing")
-    author_id = user.get("id") if isinstance(user.get("id"), int) else None
+    author_id = _id_or_none(user.get("id"))  # the note's author, for an edit too
     by_author = author_id is not None and author_id == issue.get("author_id")
     internal = bool(attrs.get("internal") or attrs.get("confidential"))
+    edit = attrs.get("action") == "update"
     return IssueChange(
         kind="note",
         project=project,
         iid=_int(issue.get("iid"), "issue.iid"),
-        action="comment",
+        action="edit" if edit else "comment",
         actor=actor,
         confidential=bool(issue.get("confidential")),
         note=note,
         note_url=str(attrs.get("url") or ""),
         author_id=author_id,
         skip_note=bool(attrs.get("system")) or internal or by_author,
+        note_id=_id_or_none(attrs.get("id")),
+        note_version=str(attrs.get("updated_at") or ""),
+        editor_id=(_id_or_none(attrs.get("updated_by_id")) or author_id) if edit else None,
     )
+
+
+def _id_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def sync_event(event: str, body: dict[str, Any]) -> None:
@@ -132,6 +146,12 @@ def sync_event(event: str, body: dict[str, Any]) -> None:
     if tracked_id is None:
         return  # not an issue the bot filed
     if change.kind == "note" and not _by_team_dri(tracked_id, change.author_id):
+        return
+    if (
+        change.action == "edit"
+        and change.editor_id != change.author_id
+        and not _by_team_dri(tracked_id, change.editor_id)
+    ):
         return
     _post_change(tracked_id, event, body)
 
@@ -181,7 +201,8 @@ def messages_for(change: IssueChange, issue_link: str, ref: str, private_thread:
     """(what the thread gets, what the requester is DMed or None)."""
     actor = escape(change.actor)
     if change.kind == "note":
-        comment = f":speech_balloon: *{actor}* commented on {issue_link}:\n{_quote(change.note)}"
+        edited = " (edited)" if change.action == "edit" else ""
+        comment = f":speech_balloon: *{actor}* commented on {issue_link}{edited}:\n{_quote(change.note)}"
         if change.confidential and not private_thread:
             return (
                 f":speech_balloon: *{actor}* commented on {issue_link} (confidential issue: "
@@ -229,6 +250,10 @@ def _post_change(tracked_id: int, event: str, body: dict[str, Any]) -> None:
     link = f"<{tracked.web_url}|{escape(tracked.project)}#{tracked.iid}>"
     private_thread = (tracked.channel_id or "").startswith("D")
     in_thread, to_requester = messages_for(change, link, ref, private_thread)
+    if change.kind == "note" and change.note_id is not None:
+        event_of_note = note_relay.NoteEvent(change.note_id, change.note_version, edit=change.action == "edit")
+        note_relay.show(tracked, event_of_note, in_thread, to_requester, DBOS.workflow_id or f"note-{change.note_id}")
+        return
     if tracked.channel_id and tracked.thread_ts:
         rt.slack.post(tracked.channel_id, in_thread, thread_ts=tracked.thread_ts)
     if to_requester and tracked.requester_slack_id:

@@ -5,6 +5,10 @@ What it mirrors, because the bot's correctness depends on it:
   so routing works on the raw request path;
 - `PRIVATE-TOKEN` / `Bearer` auth, 401/403/404 bodies, Grape-style 400s, `X-*` pagination headers
   with a `Link` header that python-gitlab's `get_all=True` follows;
+- token scopes (`api` writes, `read_api` reads, `read_user` reads users; anything else is refused with
+  GitLab's 403 `insufficient_scope`), `GET /personal_access_tokens/self` for any token, and project
+  roles by access level (`GET /projects/:id/members/all/:user_id`); below Reporter, a new issue's labels
+  and assignees are dropped without a word, as GitLab does;
 - 429 with `RateLimit-*` and `Retry-After`, plus a separate per-minute issue-creation limit;
 - quick actions (`/close`, `/label ~x`, ...) on their own line of a description or note are
   removed from the text and executed with the author's rights; lines in fenced code or quotes are
@@ -13,7 +17,10 @@ What it mirrors, because the bot's correctness depends on it:
   quick action is recorded in `quick_actions` (with `applied`), so injection tests can assert that
   none ran; `@all` / `@here` mentions outside code are recorded in `mass_mentions`;
 - Issue Hook / Note Hook webhooks (Confidential ... Hook for confidential issues) with GitLab's
-  payload shape, delivered from a background thread; failures are recorded, never raised.
+  payload shape, delivered from a background thread; failures are recorded, never raised. A note's
+  hook says `action: create`, and `action: update` for each edit that changes its text (`user` is
+  still its author, `updated_by_id` who edited it); deleting a note sends none. Only the author or a
+  Maintainer may edit or delete a note, nobody a system note.
 
 Modules, each importing only those above it:
 - `text`: GitLab-flavoured text (markdown lines, quick actions, mentions, references, fuzzy search);

@@ -16,8 +16,8 @@ from werkzeug.wrappers import Request, Response
 
 from engops.sandbox.base import FixedWindowLimiter, StandIn, json_response
 from engops.sandbox.directory import Directory
-from engops.sandbox.gitlab.errors import ApiError, bad_request, message_error
-from engops.sandbox.gitlab.model import GitLab, GitLabUser, Issue, Project, user_matches
+from engops.sandbox.gitlab.errors import ApiError, bad_request, insufficient_scope, message_error
+from engops.sandbox.gitlab.model import GUEST, AccessToken, GitLab, GitLabUser, Issue, Note, Project, user_matches
 from engops.sandbox.gitlab.params import (
     bool_param,
     int_list_param,
@@ -33,6 +33,11 @@ from engops.sandbox.gitlab.text import fuzzy_match
 from engops.sandbox.gitlab.webhooks import Webhook, WebhookDelivery, Webhooks
 
 DEFAULT_TOKEN = "glpat-sandbox-engops-bot"
+# What a token scope lets through (Gitlab::Auth and the API's `allow_access_with_scope`): `api` everything,
+# `read_api` reads, `read_user` reads of /user and /users; other scopes (repository, registry, ...) no REST call.
+READ_SCOPES = ("api", "read_api")
+USER_READ_SCOPES = ("api", "read_api", "read_user")
+ANY_SCOPE = ("*",)
 FALLBACK_URL = "http://gitlab.localhost"
 ISSUE_CREATE_LIMIT_MESSAGE = "This endpoint has been requested too many times. Try again later."
 
@@ -59,7 +64,7 @@ class GitLabStandIn(StandIn, GitLab):
         self.hooks = Webhooks(self, self.render)
         GitLab.__init__(self, bot_username, lock=self.lock, events=self.hooks, multiple_assignees=multiple_assignees)
         self.issue_create_limiter: FixedWindowLimiter | None = None
-        self._tokens: dict[str, int] = {}
+        self._tokens: dict[str, AccessToken] = {}
         self.add_token(token, bot_username)
         self._routes()
 
@@ -87,9 +92,12 @@ class GitLabStandIn(StandIn, GitLab):
             gitlab.add_project(path)
         return gitlab
 
-    def add_token(self, token: str, username: str) -> None:
+    def add_token(self, token: str, username: str, scopes: Iterable[str] = ("api",)) -> None:
         with self.lock:
-            self._tokens[token] = self.user_by_username(username).id
+            user_id = self.user_by_username(username).id
+            self._tokens[token] = AccessToken(
+                self._next_id("token"), f"token {len(self._tokens) + 1}", user_id, tuple(scopes)
+            )
 
     def set_issue_create_limit(self, limit: int, period: float = 60.0) -> None:
         """GitLab's per-user issue-creation limit (gitlab.com: 200/min), separate from the API limit."""
@@ -153,6 +161,11 @@ class GitLabStandIn(StandIn, GitLab):
         return path
 
     def _actor(self, request: Request) -> GitLabUser | None:
+        token = self._token(request)
+        user = self.users.get(token.user_id) if token is not None else None
+        return user if user is not None and user.state == "active" else None
+
+    def _token(self, request: Request) -> AccessToken | None:
         token = request.headers.get("PRIVATE-TOKEN")
         auth = request.headers.get("Authorization")
         if auth is not None:
@@ -162,9 +175,7 @@ class GitLabStandIn(StandIn, GitLab):
             token = value
         if token is None:
             token = request.args.get("private_token") or request.args.get("access_token")
-        user_id = self._tokens.get(token or "")
-        user = self.users.get(user_id) if user_id is not None else None
-        return user if user is not None and user.state == "active" else None
+        return self._tokens.get(token or "")
 
     def authorize(self, request: Request) -> Response | None:
         if self._actor(request) is None:
@@ -206,20 +217,30 @@ class GitLabStandIn(StandIn, GitLab):
         proj = f"{API}/projects/<project_ref>"
         self.route(f"{API}/user", ["GET"], self._get_current_user)
         self.route(f"{API}/users", ["GET"], self._list_users)
+        self.route(f"{API}/personal_access_tokens/self", ["GET"], self._get_own_token)
         self.route(proj, ["GET"], self._get_project)
+        self.route(f"{proj}/members/all/<int:user_id>", ["GET"], self._get_member)
         self.route(f"{proj}/issues", ["GET", "POST"], self._issues)
         self.route(f"{proj}/issues/<int:iid>", ["GET", "PUT"], self._issue)
         self.route(f"{proj}/issues/<int:iid>/notes", ["GET", "POST"], self._notes)
+        self.route(f"{proj}/issues/<int:iid>/notes/<int:note_id>", ["GET", "PUT", "DELETE"], self._note)
 
     @property
     def base_url(self) -> str:
         return self.external_url or self._seen_url or FALLBACK_URL
 
-    def _api(self, request: Request, fn: Callable[..., Response], *args: Any) -> Response:
+    def _api(
+        self, request: Request, fn: Callable[..., Response], *args: Any, scopes: Iterable[str] | None = None
+    ) -> Response:
+        """Run a handler as the token's user. `scopes`: those that allow the call (default: by method,
+        `ANY_SCOPE`: every token)."""
         self._seen_url = request.host_url.rstrip("/")
         try:
-            actor = self._actor(request)
-            assert actor is not None  # authorize() ran first
+            actor, token = self._actor(request), self._token(request)
+            assert actor is not None and token is not None  # authorize() ran first
+            allowed = tuple(scopes if scopes is not None else READ_SCOPES if request.method == "GET" else ("api",))
+            if allowed != ANY_SCOPE and not set(allowed) & set(token.scopes):
+                raise insufficient_scope(allowed)
             with self.lock:
                 response: Response = fn(request, actor, *args)
             return response
@@ -227,7 +248,27 @@ class GitLabStandIn(StandIn, GitLab):
             return exc.response
 
     def _get_current_user(self, request: Request) -> Response:
-        return self._api(request, lambda _r, actor: json_response(self.render.current_user(actor)))
+        return self._api(
+            request, lambda _r, actor: json_response(self.render.current_user(actor)), scopes=USER_READ_SCOPES
+        )
+
+    def _get_own_token(self, request: Request) -> Response:
+        # Any token may read itself, whatever its scopes (API::PersonalAccessTokens::SelfInformation).
+        def run(req: Request, _actor: GitLabUser) -> Response:
+            token = self._token(req)
+            assert token is not None
+            return json_response(self.render.token(token))
+
+        return self._api(request, run, scopes=ANY_SCOPE)
+
+    def _get_member(self, request: Request, project_ref: str, user_id: int) -> Response:
+        def run(_r: Request, actor: GitLabUser) -> Response:
+            project = self._find_project(project_ref)
+            if user_id not in project.members or user_id not in self.users:
+                raise message_error(404, "404 Not found")
+            return json_response(self.render.member(self.users[user_id], project.members[user_id]))
+
+        return self._api(request, run)
 
     def _list_users(self, request: Request) -> Response:
         def run(req: Request, actor: GitLabUser) -> Response:
@@ -239,10 +280,17 @@ class GitLabStandIn(StandIn, GitLab):
             shown = [self.render.user(u, basic=not actor.is_admin) for u in sorted(users, key=lambda u: u.id)]
             return self._paginate(req, shown)
 
-        return self._api(request, run)
+        return self._api(request, run, scopes=USER_READ_SCOPES)
 
     def _get_project(self, request: Request, project_ref: str) -> Response:
-        return self._api(request, lambda _r, actor: json_response(self.render.project(self._find_project(project_ref))))
+        def run(_r: Request, actor: GitLabUser) -> Response:
+            project = self._find_project(project_ref)
+            level = project.members.get(actor.id)
+            if level is not None and not project.writable:
+                level = min(level, GUEST)
+            return json_response(self.render.project(project, level))
+
+        return self._api(request, run)
 
     def _issues(self, request: Request, project_ref: str) -> Response:
         if request.method == "POST":
@@ -267,6 +315,27 @@ class GitLabStandIn(StandIn, GitLab):
                 raise bad_request("order_by does not have a valid value")
             notes = sorted(issue.notes, key=lambda n: (getattr(n, order), n.id), reverse=req.args.get("sort") != "asc")
             return self._paginate(req, [self.render.note(n, issue) for n in notes])
+
+        return self._api(request, run)
+
+    def _note(self, request: Request, project_ref: str, iid: int, note_id: int) -> Response:
+        def run(req: Request, actor: GitLabUser) -> Response:
+            issue = self._find_issue(project_ref, iid)
+            note = self._find_note(issue, note_id)
+            if req.method == "GET":
+                return json_response(self.render.note(note, issue))
+            self._require_write(self.projects[issue.project_id])
+            if req.method == "DELETE":
+                self.delete_note(issue, note, actor)
+                return Response(status=204)
+            params = merged_params(req)
+            if "body" not in params:  # Notes::UpdateService does nothing without parameters
+                return json_response(self.render.note(note, issue))
+            body = str_param(params, "body")
+            if not body.strip():
+                raise bad_request("body is empty")
+            self.edit_note(issue, note, actor, body)
+            return json_response(self.render.note(note, issue))
 
         return self._api(request, run)
 
@@ -436,6 +505,13 @@ class GitLabStandIn(StandIn, GitLab):
         if iid not in project.issues:
             raise message_error(404, "404 Not found")
         return project.issues[iid]
+
+    @staticmethod
+    def _find_note(issue: Issue, note_id: int) -> Note:
+        try:
+            return GitLab.note_obj(issue, note_id)
+        except KeyError:
+            raise message_error(404, "404 Not found") from None
 
     @staticmethod
     def _require_write(project: Project) -> None:

@@ -1,7 +1,8 @@
 """GitLab's refusals, raised where they are found and answered by the routes as they are.
 
-GitLab answers with two body shapes: `{"message": ...}` (not found, forbidden, model validation)
-and Grape's `{"error": "... is missing"}` 400s for parameters.
+GitLab answers with `{"message": ...}` (not found, forbidden, model validation), Grape's
+`{"error": "... is missing"}` 400s for parameters, and OAuth's `insufficient_scope` 403 for a token
+whose scopes do not allow the call.
 """
 
 from __future__ import annotations
@@ -27,3 +28,13 @@ def message_error(status: int, message: Any) -> ApiError:
 
 def bad_request(error: str) -> ApiError:
     return ApiError(json_response({"error": error}, 400))
+
+
+def insufficient_scope(allowed: tuple[str, ...]) -> ApiError:
+    """What API::APIGuard answers (Rack::OAuth2 Bearer::Forbidden) when no scope of the token allows the call."""
+    body = {
+        "error": "insufficient_scope",
+        "error_description": "The request requires higher privileges than provided by the access token.",
+        "scope": " ".join(allowed),
+    }
+    return ApiError(json_response(body, 403))

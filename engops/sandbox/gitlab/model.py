@@ -26,6 +26,9 @@ DESCRIPTION_MAX = 1_048_576
 NOTE_MAX = 1_000_000
 DEFAULT_LABEL_COLOR = "#6699cc"
 
+# Project roles by access level (GitLab's Gitlab::Access).
+GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
+
 
 def now() -> float:
     return time.time()
@@ -41,6 +44,16 @@ class GitLabUser:
     state: str = "active"
     bot: bool = False
     is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A personal (or project/group) access token: whose it is and what its scopes allow."""
+
+    id: int
+    name: str
+    user_id: int
+    scopes: tuple[str, ...]
 
 
 @dataclass
@@ -61,6 +74,7 @@ class Note:
     system: bool
     created_at: float = field(default_factory=now)
     updated_at: float = field(default_factory=now)
+    updated_by_id: int | None = None  # who last edited it (GitLab sets it on the first edit)
 
 
 @dataclass
@@ -92,7 +106,7 @@ class Project:
     visible: bool = True  # False: the token's user cannot see it (GitLab answers 404)
     writable: bool = True  # False: the token's user may read but not write (403)
     labels: dict[str, Label] = field(default_factory=dict)
-    members: set[int] = field(default_factory=set)
+    members: dict[int, int] = field(default_factory=dict)  # user id -> access level
     issues: dict[int, Issue] = field(default_factory=dict)
 
     @property
@@ -180,10 +194,14 @@ class IssueEvents(Protocol):
 
     def note_added(self, project: Project, issue: Issue, note: Note, actor: GitLabUser) -> None: ...
 
+    def note_edited(self, project: Project, issue: Issue, note: Note) -> None:
+        """The note's text changed (`note.updated_by_id` edited it); deleting a note sends nothing."""
+
 
 class GitLab:
     """One GitLab instance's state. Seeding and the act-as-a-user helpers take `lock` themselves; the
-    operations (`create_issue`, `update_issue`, `add_note`) expect it held, as the routes hold it."""
+    operations (`create_issue`, `update_issue`, `add_note`, `edit_note`, `delete_note`) expect it held, as the routes
+    hold it."""
 
     def __init__(
         self, bot_username: str, *, lock: threading.RLock, events: IssueEvents, multiple_assignees: bool = True
@@ -218,7 +236,7 @@ class GitLab:
             )
             self.users[user.id] = user
             for project in self.projects.values():
-                project.members.add(user.id)
+                project.members[user.id] = DEVELOPER
             return user
 
     def add_project(
@@ -230,7 +248,7 @@ class GitLab:
         labels: Iterable[str] = (),
         members: Iterable[str] | None = None,
     ) -> Project:
-        """A project; by default every known user is a member (assignable) and the bot can write."""
+        """A project; by default every known user is a Developer in it (assignable) and the bot can write."""
         with self.lock:
             namespace = path_with_namespace.rsplit("/", 1)[0]
             project = Project(
@@ -240,10 +258,8 @@ class GitLab:
                 writable=writable,
                 visible=visible,
             )
-            if members is None:
-                project.members = set(self.users)
-            else:
-                project.members = {self.bot.id} | {self.user_by_username(u).id for u in members}
+            names = [u.username for u in self.users.values()] if members is None else [self.bot.username, *members]
+            project.members = {self.user_by_username(u).id: DEVELOPER for u in names}
             self.projects[project.id] = project
             for title in labels:
                 self._ensure_label(project, title)
@@ -262,6 +278,15 @@ class GitLab:
                 proj.writable = writable
             if visible is not None:
                 proj.visible = visible
+
+    def set_member(self, project: str, username: str, access_level: int | None) -> None:
+        """`username`'s role in `project` by access level; None: not a member."""
+        with self.lock:
+            proj, user = self.project(project), self.user_by_username(username)
+            if access_level is None:
+                proj.members.pop(user.id, None)
+            else:
+                proj.members[user.id] = access_level
 
     def _namespace_id(self, path: str) -> int:
         key = f"namespace:{path}"
@@ -289,6 +314,13 @@ class GitLab:
     def issue_obj(self, project: str | int, iid: int) -> Issue:
         return self.project(project).issues[iid]
 
+    @staticmethod
+    def note_obj(issue: Issue, note_id: int) -> Note:
+        for note in issue.notes:
+            if note.id == note_id:
+                return note
+        raise KeyError(note_id)
+
     # --- operations shared by the API and the test helpers ------------------------------------------
     def create_issue(
         self,
@@ -312,8 +344,9 @@ class GitLab:
             author_id=actor.id,
             confidential=confidential,
         )
-        issue.labels = sorted({self._ensure_label(project, t).title for t in labels or []})
-        issue.assignee_ids = self._assignable(project, assignee_ids or [])
+        if self._can_set_metadata(project, actor):  # else GitLab drops them without a word
+            issue.labels = sorted({self._ensure_label(project, t).title for t in labels or []})
+            issue.assignee_ids = self._assignable(project, assignee_ids or [])
         self._record_mentions(project, issue, "description", actor, description)
         # Quick actions of a new issue: state changes and /title are dropped (IssuableBaseService#create).
         for name, arg in commands:
@@ -368,6 +401,43 @@ class GitLab:
         self._after_change(project, issue, actor, before)
         result.note = note
         return result
+
+    def edit_note(self, issue: Issue, note: Note, actor: GitLabUser, body: str) -> Note | None:
+        """Edit a note as Notes::UpdateService does: its quick actions run; one left with only quick actions is
+        deleted (None); a Note Hook (`action: update`) is sent only when the text changed."""
+        project = self.projects[issue.project_id]
+        self._require_note_admin(project, note, actor)
+        text, commands = extract_quick_actions(body)
+        if len(text) > NOTE_MAX:
+            raise bad_request(f'Failed to save note {{:note=>["is too long (maximum is {NOTE_MAX} characters)"]}}')
+        before = snapshot(issue)
+        edited = text.strip() and text != note.body
+        if edited:
+            note.body, note.updated_at, note.updated_by_id = text, now(), actor.id
+            self._record_mentions(project, issue, "note", actor, text)
+            self.events.note_edited(project, issue, note)
+        for name, arg in commands:
+            applied = self._apply_command(project, issue, actor, name, arg)
+            self._record_command(project, issue, "note", actor, name, arg, applied)
+        if not text.strip():
+            issue.notes.remove(note)
+        self._after_change(project, issue, actor, before)
+        return note if text.strip() else None
+
+    def delete_note(self, issue: Issue, note: Note, actor: GitLabUser) -> None:
+        """GitLab sends no webhook when a note is deleted (Notes::DestroyService)."""
+        self._require_note_admin(self.projects[issue.project_id], note, actor)
+        issue.notes.remove(note)
+
+    def _require_note_admin(self, project: Project, note: Note, actor: GitLabUser) -> None:
+        # NotePolicy: the author, or a Maintainer of the project, may edit or delete a note; nobody a system note.
+        allowed = note.author_id == actor.id or project.members.get(actor.id, 0) >= MAINTAINER or actor.is_admin
+        if note.system or not allowed:
+            raise message_error(403, "403 Forbidden")
+
+    def _can_set_metadata(self, project: Project, actor: GitLabUser) -> bool:
+        """Setting an issue's labels and assignees (`set_issue_metadata`) needs Reporter."""
+        return actor.is_admin or project.members.get(actor.id, 0) >= REPORTER
 
     def _apply_changes(self, project: Project, issue: Issue, actor: GitLabUser, changes: dict[str, Any]) -> None:
         state_event = changes.get("state_event")
@@ -485,8 +555,21 @@ class GitLab:
             )
             return issue.iid
 
-    def comment(self, project: str, iid: int, body: str, by: str) -> None:
-        self._as_user(by, lambda actor: self.add_note(self.issue_obj(project, iid), actor, body))
+    def comment(self, project: str, iid: int, body: str, by: str) -> int | None:
+        """A note by `by`; its id (None when it held only quick actions)."""
+        with self.lock:
+            note = self.add_note(self.issue_obj(project, iid), self.user_by_username(by), body).note
+            return note.id if note else None
+
+    def edit_comment(self, project: str, iid: int, note_id: int, body: str, by: str) -> None:
+        with self.lock:
+            issue = self.issue_obj(project, iid)
+            self.edit_note(issue, self.note_obj(issue, note_id), self.user_by_username(by), body)
+
+    def delete_comment(self, project: str, iid: int, note_id: int, by: str) -> None:
+        with self.lock:
+            issue = self.issue_obj(project, iid)
+            self.delete_note(issue, self.note_obj(issue, note_id), self.user_by_username(by))
 
     def relabel(self, project: str, iid: int, *, add: Iterable[str] = (), remove: Iterable[str] = (), by: str) -> None:
         changes = {"add_labels": list(add), "remove_labels": list(remove)}

@@ -4,11 +4,12 @@ URLs under the instance's base URL, and the plain views of issues that tests and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from engops.sandbox.gitlab.model import GitLab, GitLabUser, Issue, Note, Project
+from engops.sandbox.gitlab.model import AccessToken, GitLab, GitLabUser, Issue, Note, Project
 
 API = "/api/v4"
 
@@ -58,7 +59,30 @@ class Renderer:
         data.update({"email": user.email, "bot": user.bot, "is_admin": user.is_admin, "two_factor_enabled": False})
         return data
 
-    def project(self, project: Project) -> dict[str, Any]:
+    def member(self, user: GitLabUser, access_level: int) -> dict[str, Any]:
+        return {
+            **self.user(user, basic=True),
+            "access_level": access_level,
+            "created_at": api_time(0),
+            "expires_at": None,
+            "membership_state": "active",
+        }
+
+    def token(self, token: AccessToken) -> dict[str, Any]:
+        return {
+            "id": token.id,
+            "name": token.name,
+            "revoked": False,
+            "created_at": api_time(0),
+            "description": None,
+            "scopes": list(token.scopes),
+            "user_id": token.user_id,
+            "last_used_at": api_time(time.time()),
+            "active": True,
+            "expires_at": None,
+        }
+
+    def project(self, project: Project, access_level: int | None = None) -> dict[str, Any]:
         namespace = project.namespace_path
         return {
             "id": project.id,
@@ -80,7 +104,10 @@ class Renderer:
                 "full_path": namespace,
                 "web_url": f"{self.base_url}/groups/{namespace}",
             },
-            "permissions": {"project_access": {"access_level": 30 if project.writable else 10}, "group_access": None},
+            "permissions": {
+                "project_access": None if access_level is None else {"access_level": access_level},
+                "group_access": None,
+            },
         }
 
     def issue(self, issue: Issue) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The webhooks GitLab sends: Issue Hook and Note Hook (Confidential ... Hook for confidential
-issues) with GitLab's payloads and headers, delivered one at a time from a background thread; a
-failed delivery is recorded, never raised.
+issues; a Note Hook when a note is created and when its text is edited) with GitLab's payloads and
+headers, delivered one at a time from a background thread; a failed delivery is recorded, never raised.
 """
 
 from __future__ import annotations
@@ -174,7 +174,10 @@ class Webhooks:
             self._issue_hook(project, issue, actor, "update", changes)
 
     def note_added(self, project: Project, issue: Issue, note: Note, actor: GitLabUser) -> None:
-        self._note_hook(project, issue, note, actor)
+        self._note_hook(project, issue, note, "create")
+
+    def note_edited(self, project: Project, issue: Issue, note: Note) -> None:
+        self._note_hook(project, issue, note, "update")
 
     # --- payloads -------------------------------------------------------------------------------
     def _hooks_for(self, project: Project, kind: str, confidential: bool) -> Iterator[Webhook]:
@@ -205,12 +208,15 @@ class Webhooks:
         event = "Confidential Issue Hook" if issue.confidential else "Issue Hook"
         self._queue_hooks(project, "issue", issue.confidential, event, payload)
 
-    def _note_hook(self, project: Project, issue: Issue, note: Note, actor: GitLabUser) -> None:
+    def _note_hook(self, project: Project, issue: Issue, note: Note, action: str) -> None:
+        # `user` is the note's author for an edit too (Notes::UpdateService builds the hook with note.author);
+        # who edited it is `updated_by_id`.
+        author = self.gitlab.users[note.author_id]
         attributes = {
             "id": note.id,
             "note": note.body,
             "noteable_type": "Issue",
-            "author_id": actor.id,
+            "author_id": author.id,
             "created_at": hook_time(note.created_at),
             "updated_at": hook_time(note.updated_at),
             "project_id": project.id,
@@ -220,19 +226,19 @@ class Webhooks:
             "noteable_id": issue.id,
             "system": False,
             "st_diff": None,
-            "updated_by_id": None,
+            "updated_by_id": note.updated_by_id,
             "type": None,
             "position": None,
             "internal": False,
             "discussion_id": uuid.uuid5(uuid.NAMESPACE_URL, f"note-{note.id}").hex,
             "url": f"{self.render.issue_url(project, issue)}#note_{note.id}",
-            "action": "create",
+            "action": action,
             "description": note.body,
         }
         payload = {
             "object_kind": "note",
             "event_type": "confidential_note" if issue.confidential else "note",
-            "user": hook_user(actor),
+            "user": hook_user(author),
             "project_id": project.id,
             "project": self._hook_project(project),
             "object_attributes": attributes,

@@ -6,6 +6,7 @@
 - `arguments`: Web API arguments and message/view content as Slack reads and refuses them
 - `blocks`: reading Block Kit (elements, labels, options, `state.values`); `checks`: what Slack refuses in it
 - `text`: blocks rendered as the text a person reads
+- `scopes`: the OAuth scopes each Web API method needs, and Slack's `missing_scope` answer
 - `errors`: `SlackError` (an API error) and `SlackProtocolError` (an app answer Slack would not accept)
 """
 

@@ -4,7 +4,9 @@ It answers the methods the bot uses the way Slack does: HTTP 200 with `{"ok": fa
 for API errors, HTTP 429 + `Retry-After` for rate limits, form-encoded or JSON bodies (JSON only
 where Slack's spec says the method takes it), a bearer bot token. It is stricter than it is
 lenient: blocks and views are checked (checks.py), arguments Slack's spec does not know are refused
-(Slack would silently drop them), trigger ids expire after 3 s and are single-use.
+(Slack would silently drop them), trigger ids expire after 3 s and are single-use. Each method needs the
+OAuth scopes Slack's docs name (scopes.py): a token without one is answered `missing_scope`, and every
+answer carries the token's scopes in `x-oauth-scopes`, as Slack's do.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,14 @@ from engops.sandbox.base import FixedWindowLimiter, json_response
 from engops.sandbox.slack.arguments import as_bool, as_json, require
 from engops.sandbox.slack.errors import SlackError
 from engops.sandbox.slack.model import Channel, Ephemeral, Message, ViewRecord
+from engops.sandbox.slack.scopes import (
+    EMAIL_SCOPE,
+    HISTORY_SCOPES,
+    METHOD_SCOPES,
+    OPEN_SCOPES,
+    require_scope,
+    scope_headers,
+)
 from engops.sandbox.slack.workspace import SlackWorkspace
 
 RESPONSE_URL_TTL = 30 * 60.0
@@ -85,12 +95,13 @@ class _MethodLimit:
 
 
 class SlackStandIn(SlackWorkspace):
-    """The workspace served over HTTP (a WSGI app). Takes SlackWorkspace's options (bot_token, team_id,
-    clock, trigger_ttl, base_url, ...)."""
+    """The workspace served over HTTP (a WSGI app). Takes SlackWorkspace's options (bot_token, bot_scopes,
+    team_id, clock, trigger_ttl, base_url, ...); `issue_bot_token` makes a token with other scopes."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._method_limits: dict[str, _MethodLimit] = {}
+        self._throttled: dict[str, list[int]] = {}  # method -> Retry-After of each 429 still to answer
         self._app_level_methods: set[str] = set()
         for method, spec in METHODS.items():
             self.route(f"/api/{method}", ["GET", "POST"], self._api_handler(method, spec))
@@ -113,6 +124,15 @@ class SlackStandIn(SlackWorkspace):
     def clear_method_limits(self) -> None:
         with self.lock:
             self._method_limits.clear()
+            self._throttled.clear()
+
+    def rate_limit_next(self, method: str, retry_after: int, times: int = 1) -> None:
+        """A rate-limit fault: the next `times` calls of `method` are answered 429 with `Retry-After: retry_after`
+        (the app's other traffic used up the method's tier)."""
+        if method not in METHODS:
+            raise KeyError(method)
+        with self.lock:
+            self._throttled.setdefault(method, []).extend([retry_after] * times)
 
     def use_slack_rate_limits(self) -> None:
         """Slack's published limits: chat.postMessage ~1/s per channel, the rest by tier."""
@@ -129,7 +149,25 @@ class SlackStandIn(SlackWorkspace):
             return None
         if request.path.removeprefix("/api/") in self._app_level_methods:
             return None
-        return token_refusal(request, self.bot_token, lambda token: token.startswith("xapp-"))
+        return token_refusal(request, self.tokens, lambda token: token.startswith("xapp-"))
+
+    def _dispatch(self, request: Request) -> Response:
+        response = super()._dispatch(request)
+        granted = self._granted(request)
+        if granted is not None:
+            response.headers.update(scope_headers(request.path.removeprefix("/api/"), granted))
+        return response
+
+    def _granted(self, request: Request) -> frozenset[str] | None:
+        """The scopes of the bot token a Web API call carries; None when it carries no valid bot token."""
+        if not request.path.startswith("/api/") or request.path.removeprefix("/api/") not in METHODS:
+            return None
+        try:
+            token = request_token(request)
+        except SlackError:
+            return None
+        with self.lock:
+            return self.tokens.get(token or "")
 
     def error_response(self, status: int, message: str) -> Response:
         if status == 404:
@@ -141,18 +179,22 @@ class SlackStandIn(SlackWorkspace):
         return json_response({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(retry)})
 
     def _api_handler(self, method: str, spec: MethodSpec) -> Callable[[Request], Response]:
-        impl: Callable[[dict[str, Any]], dict[str, Any]] = getattr(self, "_m_" + method.replace(".", "_"))
+        impl: Callable[[dict[str, Any], frozenset[str]], dict[str, Any]] = getattr(
+            self, "_m_" + method.replace(".", "_")
+        )
 
         def handle(request: Request) -> Response:
+            granted = self._granted(request) or frozenset()
             try:
+                require_scope(granted, *METHOD_SCOPES[method])
                 args = self._read_args(request, method, spec)
                 limited = self._take_method_limit(method, args)
                 if limited is not None:
                     return limited
                 with self.lock:
-                    result = impl(args)
+                    result = impl(args, granted)
             except SlackError as err:
-                return api_error(err.code, *err.messages, status=err.status)
+                return api_error(err.code, *err.messages, status=err.status, fields=err.fields)
             return json_response({"ok": True, **result})
 
         handle.__name__ = "api_" + method.replace(".", "_")
@@ -186,6 +228,9 @@ class SlackStandIn(SlackWorkspace):
 
     def _take_method_limit(self, method: str, args: dict[str, Any]) -> Response | None:
         with self.lock:
+            throttled = self._throttled.get(method)
+            if throttled:
+                return self.rate_limited_response(time.time() + throttled.pop(0))
             rule = self._method_limits.get(method)
             if rule is None:
                 return None
@@ -216,13 +261,15 @@ class SlackStandIn(SlackWorkspace):
         if not channel.is_im and not channel.bot_member:
             raise SlackError("not_in_channel")
 
-    def _readable(self, args: dict[str, Any]) -> Channel:
+    def _readable(self, args: dict[str, Any], granted: frozenset[str]) -> Channel:
+        """The conversation to read, with the bot in it and the token holding the history scope of its type."""
         channel = self._resolve_for_api(require(args, "channel", "channel_not_found"), names=False, users=False)
+        require_scope(granted, HISTORY_SCOPES[channel.kind])
         self._check_membership(channel)
         return channel
 
     # --- Web API methods ---------------------------------------------------------------------
-    def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_auth_test(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         return {
             "url": f"https://{self.team_domain}.slack.com/",
             "team": self.team_domain,
@@ -233,7 +280,7 @@ class SlackStandIn(SlackWorkspace):
             "is_enterprise_install": False,
         }
 
-    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_chat_postMessage(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         channel = self._resolve_for_api(require(args, "channel", "channel_not_found"), names=True, users=True)
         self._check_membership(channel)
         text, blocks, attachments = self._content(args)
@@ -253,7 +300,7 @@ class SlackStandIn(SlackWorkspace):
         )
         return {"channel": channel.id, "ts": message.ts, "message": message.to_api(self.team_id)}
 
-    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_chat_update(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         channel = self._resolve_for_api(require(args, "channel", "channel_not_found"), names=False, users=False)
         message = self._find(channel.id, require(args, "ts", "message_not_found"))
         if message is None:
@@ -273,11 +320,13 @@ class SlackStandIn(SlackWorkspace):
         self._edit(message, new_text, new_blocks, new_attachments)
         return {"channel": channel.id, "ts": message.ts, "text": message.text, "message": message.to_api(self.team_id)}
 
-    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_chat_postEphemeral(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         channel = self._resolve_for_api(require(args, "channel", "channel_not_found"), names=True, users=False)
         user_id = require(args, "user", "user_not_in_channel")
         user = self.users.get(user_id)
         if user is None or user.is_bot or (channel.is_im and channel.im_user != user_id):
+            raise SlackError("user_not_in_channel")
+        if channel.mpim_members and user_id not in channel.mpim_members:
             raise SlackError("user_not_in_channel")
         self._check_membership(channel)
         text, blocks, _ = self._content(args)
@@ -285,31 +334,32 @@ class SlackStandIn(SlackWorkspace):
         self._ephemerals.append(ephemeral)
         return {"message_ts": ephemeral.ts}
 
-    def _m_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_chat_getPermalink(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         channel = self._resolve_for_api(require(args, "channel", "channel_not_found"), names=False, users=False)
         message = self._find(channel.id, require(args, "message_ts", "message_not_found"))
         if message is None:
             raise SlackError("message_not_found")
         return {"channel": channel.id, "permalink": self.permalink(message)}
 
-    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_users_info(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         user = self.users.get(require(args, "user", "user_not_found"))
         if user is None:
             raise SlackError("user_not_found")
-        return {"user": user.to_api(self.team_id)}
+        return {"user": user.to_api(self.team_id, with_email=EMAIL_SCOPE in granted)}
 
-    def _m_users_lookupByEmail(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_users_lookupByEmail(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         email = require(args, "email", "users_not_found").lower()
         for user in self.users.values():
             if user.email and user.email.lower() == email:
                 return {"user": user.to_api(self.team_id)}
         raise SlackError("users_not_found")
 
-    def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_conversations_open(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         if args.get("channel"):
             channel = self._resolve_for_api(str(args["channel"]), names=False, users=False)
             if not channel.is_im:
                 raise SlackError("method_not_supported_for_channel_type")
+            require_scope(granted, OPEN_SCOPES["im"])
         else:
             users = [u for u in str(args.get("users", "")).split(",") if u.strip()]
             if not users:
@@ -321,13 +371,14 @@ class SlackStandIn(SlackWorkspace):
                 raise SlackError("user_not_found")
             if user.deleted:
                 raise SlackError("user_disabled")
+            require_scope(granted, OPEN_SCOPES["im"])
             channel = self.dm_channel(user.id)
         if as_bool(args.get("return_im", False)):
             return {"channel": {"id": channel.id, "is_im": True, "user": channel.im_user, "is_user_deleted": False}}
         return {"channel": {"id": channel.id}}
 
-    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._readable(args)
+    def _m_conversations_history(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
+        channel = self._readable(args, granted)
         top = [m for m in self._messages[channel.id] if m.in_channel]
         return {
             "pin_count": 0,
@@ -336,8 +387,8 @@ class SlackStandIn(SlackWorkspace):
             **self._page(top, args, newest_first=True),
         }
 
-    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self._readable(args)
+    def _m_conversations_replies(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
+        channel = self._readable(args, granted)
         anchor = self._find(channel.id, require(args, "ts", "thread_not_found"))
         if anchor is None:
             raise SlackError("thread_not_found")
@@ -402,7 +453,7 @@ class SlackStandIn(SlackWorkspace):
         trigger.used = True
         return trigger.user_id
 
-    def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_views_open(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         view = self._view_arg(args, "modal")
         self._check_external_id(view)
         user_id = self._exchange_trigger(args)
@@ -412,13 +463,13 @@ class SlackStandIn(SlackWorkspace):
         self._stacks[user_id] = [record.id]
         return {"view": self.view_api(record)}
 
-    def _m_views_push(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_views_push(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         view = self._view_arg(args, "modal")
         self._check_external_id(view)
         user_id = self._exchange_trigger(args)
         return {"view": self.view_api(self._push(user_id, view))}
 
-    def _m_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_views_update(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         record: ViewRecord | None = None
         if args.get("view_id"):
             record = self._views.get(str(args["view_id"]))
@@ -435,7 +486,7 @@ class SlackStandIn(SlackWorkspace):
         self._replace_view(record, view)
         return {"view": self.view_api(record)}
 
-    def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _m_views_publish(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
         user = self.users.get(require(args, "user_id"))
         if user is None or user.is_bot:
             raise SlackError("user_not_found")
@@ -487,22 +538,25 @@ def request_token(request: Request) -> str | None:
     return None
 
 
-def token_refusal(request: Request, expected: str, other_type: Callable[[str], bool]) -> Response | None:
-    """Slack's answer to a call whose token is missing, malformed or not `expected` (`other_type`: a token
-    of another kind, such as a bot token where an app-level one is wanted); None when the token is right."""
+def token_refusal(
+    request: Request, expected: str | Collection[str], other_type: Callable[[str], bool]
+) -> Response | None:
+    """Slack's answer to a call whose token is missing, malformed or not `expected` (one token, or any of
+    several; `other_type`: a token of another kind, such as a bot token where an app-level one is wanted);
+    None when the token is right."""
     try:
         token = request_token(request)
     except SlackError as err:
         return api_error(err.code)
     if not token:
         return api_error("not_authed")
-    if token != expected:
+    if token not in ((expected,) if isinstance(expected, str) else expected):
         return api_error("not_allowed_token_type" if other_type(token) else "invalid_auth")
     return None
 
 
-def api_error(code: str, *messages: str, status: int = 200) -> Response:
-    body: dict[str, Any] = {"ok": False, "error": code}
+def api_error(code: str, *messages: str, status: int = 200, fields: dict[str, Any] | None = None) -> Response:
+    body: dict[str, Any] = {"ok": False, "error": code, **(fields or {})}
     if messages:
         body["response_metadata"] = {"messages": list(messages)}
     return json_response(body, status)

@@ -22,7 +22,8 @@ class SlackUser:
     is_bot: bool = False
     is_restricted: bool = False  # a guest (from another company, in some channels only)
 
-    def to_api(self, team_id: str) -> dict[str, Any]:
+    def to_api(self, team_id: str, *, with_email: bool = True) -> dict[str, Any]:
+        """The user as users.info shows it; Slack leaves `profile.email` out for a token without users:read.email."""
         zone = ZoneInfo(self.tz)
         now = datetime.now(zone)
         offset = now.utcoffset()
@@ -57,7 +58,7 @@ class SlackUser:
                 "display_name_normalized": self.name,
                 "first_name": first,
                 "last_name": last,
-                "email": self.email,
+                **({"email": self.email} if with_email else {}),
                 "team": team_id,
             },
         }
@@ -70,6 +71,17 @@ class Channel:
     is_im: bool = False
     im_user: str | None = None  # for a DM: the person on the other side of the bot
     bot_member: bool = True
+    is_private: bool = False  # a private channel
+    mpim_members: tuple[str, ...] = ()  # for a group DM: its people (the bot is in it too)
+
+    @property
+    def kind(self) -> str:
+        """The conversation's type as Slack's scopes name it: channel, group (private), mpim or im."""
+        if self.is_im:
+            return "im"
+        if self.mpim_members:
+            return "mpim"
+        return "group" if self.is_private else "channel"
 
 
 @dataclass

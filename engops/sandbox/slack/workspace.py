@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Self
 
+from bot.slack.manifest import BOT_SCOPES
 from engops.sandbox.base import StandIn
 from engops.sandbox.directory import Directory
 from engops.sandbox.slack.arguments import as_bool, message_content, view_content
@@ -42,9 +44,12 @@ class SlackWorkspace(StandIn):
         trigger_ttl: float = TRIGGER_TTL,
         base_url: str = "",
         seed: int = 0,
+        bot_scopes: Iterable[str] = BOT_SCOPES,
     ) -> None:
         super().__init__()
         self.bot_token = bot_token
+        # Bot tokens and the scopes each was granted; the app's own token gets what its manifest asks for.
+        self.tokens: dict[str, frozenset[str]] = {bot_token: frozenset(bot_scopes)}
         self.team_id = team_id
         self.team_domain = team_domain
         self.app_id = app_id
@@ -99,13 +104,38 @@ class SlackWorkspace(StandIn):
             self.users[user_id] = user
         return user
 
-    def add_channel(self, name: str, *, channel_id: str | None = None, bot_member: bool = True) -> Channel:
+    def issue_bot_token(self, *, scopes: Iterable[str] | None = None, without: Iterable[str] = ()) -> str:
+        """Another bot token for this app, as after installing it with other scopes: `scopes` (default: the
+        app token's) less `without`."""
+        granted = frozenset(self.tokens[self.bot_token] if scopes is None else scopes) - frozenset(without)
+        token = f"xoxb-{self.team_id[1:]}-{secrets.token_hex(12)}"
+        with self.lock:
+            self.tokens[token] = granted
+        return token
+
+    def add_channel(
+        self, name: str, *, channel_id: str | None = None, bot_member: bool = True, private: bool = False
+    ) -> Channel:
         with self.lock:
             name = name.lstrip("#")
             existing = self._channel_by_name(name)
             if existing:
                 return existing
-            channel = Channel(channel_id or f"C{self._next_number():08d}", name, bot_member=bot_member)
+            channel_id = channel_id or f"C{self._next_number():08d}"
+            channel = Channel(channel_id, name, bot_member=bot_member, is_private=private)
+            self.channels[channel.id] = channel
+            self._messages[channel.id] = []
+            return channel
+
+    def add_group_dm(self, *user_refs: str) -> Channel:
+        """A group DM (mpim) of these people and the bot, named as Slack names it (mpdm-a--b--c-1)."""
+        people = [self.user(ref) for ref in user_refs]
+        name = "mpdm-" + "--".join(p.name for p in people) + "-1"
+        with self.lock:
+            existing = self._channel_by_name(name)
+            if existing:
+                return existing
+            channel = Channel(f"G{self._next_number():08d}", name, mpim_members=tuple(p.id for p in people))
             self.channels[channel.id] = channel
             self._messages[channel.id] = []
             return channel
@@ -484,6 +514,8 @@ class SlackWorkspace(StandIn):
                         "id": c.id,
                         "name": c.name,
                         "is_im": c.is_im,
+                        "is_mpim": c.kind == "mpim",
+                        "is_private": c.kind in ("group", "mpim"),
                         "user": c.im_user,
                         "messages": [m.to_api(self.team_id) for m in self._messages[c.id]],
                     }
