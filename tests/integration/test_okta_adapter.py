@@ -11,14 +11,13 @@ from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.providers.errors import AuthError, NotFoundError, ProviderError, TransientError
 from bot.providers.okta import OktaGroup, OktaSdkDirectory
 from engops.sandbox.base import Fault, RunningServer
 from engops.sandbox.directory import demo_directory
 from engops.sandbox.okta import DEFAULT_TOKEN, OktaStandIn
+from tests.support.keys import rsa_pem_pair
 
 DIRECTORY = demo_directory()
 ALICE = DIRECTORY.by_handle("alice")
@@ -328,16 +327,7 @@ def test_raw_sdk_sends_a_header_okta_rejects_and_the_adapter_does_not(
 
 @pytest.fixture(scope="module")
 def rsa_key() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return rsa_pem_pair()
 
 
 def test_oauth_service_app_reads_with_a_bearer_token_within_its_scopes(

@@ -13,7 +13,6 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from werkzeug.test import Client
 
@@ -24,6 +23,7 @@ from bot.settings import Mode, load_settings
 from engops.sandbox.base import RunningServer
 from engops.sandbox.directory import demo_directory
 from engops.sandbox.okta import OktaStandIn
+from tests.support.keys import rsa_pem_pair
 
 DIRECTORY = demo_directory()
 ALICE = DIRECTORY.by_handle("alice")
@@ -34,20 +34,7 @@ APP = "0oa-engops-bot"
 SCOPES = ["okta.users.manage", "okta.groups.manage", "okta.roles.read"]
 
 
-def _key_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-KEYS = _key_pair()
+KEYS = rsa_pem_pair()
 
 
 @pytest.fixture

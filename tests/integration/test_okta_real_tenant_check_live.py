@@ -4,12 +4,10 @@ one line per missing permission naming what to grant."""
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from engops.sandbox.okta import API_USER_LOGIN
 from engops.sandbox.stack import Stack
 from tests.support.cli import run
+from tests.support.keys import rsa_pem_pair
 
 APP = "0oa-engops-bot"
 ALL_SCOPES = "okta.users.manage,okta.groups.manage,okta.roles.read"
@@ -21,15 +19,7 @@ def okta_lines(output: str) -> list[str]:
 
 def service_app_env(stack: Stack, scopes: str, **extra: str) -> tuple[dict[str, str], str]:
     """The settings of an OAuth service app (no API token), and the public key to register at Okta."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    private, public = rsa_pem_pair()
     env = {k: v for k, v in stack.env.items() if k != "OKTA_CLIENT_TOKEN"}
     oauth = {"OKTA_CLIENT_CLIENTID": APP, "OKTA_CLIENT_PRIVATEKEY": private, "OKTA_CLIENT_SCOPES": scopes}
     return {**env, **oauth, **extra}, public
