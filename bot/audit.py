@@ -86,10 +86,12 @@ def append_many(session: Session, entries: list[dict[str, Any]]) -> None:
 
 
 def details_recorded(session: Session, request_id: int, actions: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The details of a request's entries with these actions, chained or still waiting in the inbox."""
-    chained = select(AuditEntry.detail).where(AuditEntry.request_id == request_id, col(AuditEntry.action).in_(actions))
+    """The details of a request's entries with these actions, chained or still waiting in the inbox. The inbox is
+    read first: a sealer that commits between the two reads moves an entry into the chain, where the second read
+    finds it (read the other way round, it would be in neither; found twice is harmless)."""
     waiting = select(AuditInbox.detail).where(AuditInbox.request_id == request_id, col(AuditInbox.action).in_(actions))
-    return [*session.exec(chained), *session.exec(waiting)]
+    chained = select(AuditEntry.detail).where(AuditEntry.request_id == request_id, col(AuditEntry.action).in_(actions))
+    return [*session.exec(waiting), *session.exec(chained)]
 
 
 SEAL_BATCH = 500

@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     google_api_url: str = "https://admin.googleapis.com/"
 
     aws_endpoint_url: str | None = None
-    aws_default_region: str | None = None  # None: AWS_REGION, then the profile's region (bot.providers.aws)
+    aws_default_region: str | None = None  # AWS_REGION wins over it; None: the profile's region (bot.providers.aws)
 
     gitlab_url: str = "https://gitlab.com"
     gitlab_token: SecretStr | None = None

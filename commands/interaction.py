@@ -40,6 +40,10 @@ def reply_id(body: dict[str, Any]) -> str:
 _NOT_OPENED = {
     "ratelimited": "Slack is busy right now, so the form could not open. Please try again in a moment.",
     "expired_trigger_id": "Slack closed the window for opening the form before it could open. Please try again.",
+    "exchanged_trigger_id": "Slack could not confirm that the form opened. If you do not see it, please try again.",
+    "invalid_trigger_id": "Slack could not open the form. Please try again.",
+    "internal_error": "Slack could not open the form just now. Please try again in a moment.",
+    "service_unavailable": "Slack could not open the form just now. Please try again in a moment.",
 }
 
 

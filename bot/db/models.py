@@ -120,6 +120,7 @@ class Grant(SQLModel, table=True):
     request_id: int = Field(foreign_key="request.id", index=True)
     user_email: str = Field(index=True)
     user_slack_id: str | None = None
+    okta_user_id: str | None = None  # the account added, removed by id (an email may later name no one, or another)
     okta_group: str
     status: str = "pending"  # pending | active | ended | failed
     granted_at: datetime | None = _ts()

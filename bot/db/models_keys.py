@@ -33,6 +33,9 @@ class KeyRotation(SQLModel, table=True):
     secret_name: str = ""
     secret_arn: str | None = None
     new_key_created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # AWS's clock
+    # When a CreateAccessKey call was sent whose answer has not come (None once it has): a key AWS made then is
+    # the bot's to remove; any other unknown key is a person's (workflows.keys.settle).
+    create_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     rotated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     deactivate_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     deactivated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -7,9 +7,9 @@ caller must look at the user's keys and settle (`KeyCreationUnknown`). A new sec
 inside `NewKeySecret` (a SecretStr) and is never put in a log line or an exception message;
 botocore's DEBUG wire logs (request params, response bodies) are filtered for the same reason.
 
-Region: AWS_DEFAULT_REGION (the `region` given), else AWS_REGION (the variable every other AWS SDK reads; boto3 does
-not), else boto3's own chain (the profile's `region`). IAM and STS are global and work without one; Secrets
-Manager is regional and is not called without one.
+Region: AWS_REGION (the variable the AWS CLI and every other AWS SDK read first; boto3 does not read it), else
+AWS_DEFAULT_REGION (the `region` given), else boto3's own chain (the profile's `region`). IAM and STS are global
+and work without one; Secrets Manager is regional and is not called without one.
 """
 
 from __future__ import annotations
@@ -328,10 +328,10 @@ class AwsAdapter:
 
     def region_in_use(self) -> tuple[str | None, str]:
         """(the region Secrets Manager is called in, where that came from); (None, why) when there is none."""
+        if os.environ.get("AWS_REGION"):  # over AWS_DEFAULT_REGION, as the AWS CLI and the other SDKs have it
+            return os.environ["AWS_REGION"], "AWS_REGION"
         if self.region:
             return self.region, "AWS_DEFAULT_REGION"
-        if os.environ.get("AWS_REGION"):
-            return os.environ["AWS_REGION"], "AWS_REGION"
         session = self._boto_session()
         if session.region_name:
             return str(session.region_name), f"profile {session.profile_name}"

@@ -45,6 +45,17 @@ class Posted:
     ts: str
 
 
+# Methods whose `trigger_id` is good for 3 s from the user's click. A 429's Retry-After is whole seconds, so a retry
+# would come too late to use it (and keep Slack waiting for the ack): the caller tells the user to try again instead.
+TRIGGER_METHODS = frozenset({"views.open", "views.push"})
+
+
+def spends_a_trigger(request: HttpRequest) -> bool:
+    """Such a call is never sent twice: a retry after a 5xx or a lost connection may find the first one opened the
+    modal (`exchanged_trigger_id`), and after a 429 it comes too late."""
+    return request.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] in TRIGGER_METHODS
+
+
 class ServerErrorRetry(ServerErrorRetryHandler):
     """Slack's 5xx and gateway timeouts, retried in the call (0.5 s, then 1 s): left to the calling step, one
     failed call would repeat every call of that step, and a few in a row exhaust the step's attempts."""
@@ -57,12 +68,23 @@ class ServerErrorRetry(ServerErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        return response is not None and response.status_code in (500, 502, 503, 504)
+        return response is not None and response.status_code in (500, 502, 503, 504) and not spends_a_trigger(request)
 
 
-# Methods whose `trigger_id` is good for 3 s from the user's click. A 429's Retry-After is whole seconds, so a retry
-# would come too late to use it (and keep Slack waiting for the ack): the caller tells the user to try again instead.
-TRIGGER_METHODS = frozenset({"views.open", "views.push"})
+class ConnectionRetry(ConnectionErrorRetryHandler):
+    """A lost connection retried in the call, except for a method that spends a trigger_id."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return not spends_a_trigger(request) and super()._can_retry(
+            state=state, request=request, response=response, error=error
+        )
 
 
 class RateLimitRetry(RateLimitErrorRetryHandler):
@@ -76,8 +98,7 @@ class RateLimitRetry(RateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        method = request.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-        return method not in TRIGGER_METHODS and super()._can_retry(
+        return not spends_a_trigger(request) and super()._can_retry(
             state=state, request=request, response=response, error=error
         )
 
@@ -120,7 +141,7 @@ def _calling(method: str) -> Iterator[None]:
 def make_client(token: str, base_url: str) -> WebClient:
     client = WebClient(token=token, base_url=base_url if base_url.endswith("/") else base_url + "/", timeout=15)
     client.retry_handlers.append(RateLimitRetry(max_retry_count=5))
-    client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=2))
+    client.retry_handlers.append(ConnectionRetry(max_retry_count=2))
     client.retry_handlers.append(ServerErrorRetry(max_retry_count=2))
     return client
 

@@ -85,3 +85,23 @@ def test_create_key_is_not_retried_after_a_lost_answer(stack: Stack) -> None:
     key, _ = aws.create_key("victor")  # throttled means not done: retried
     assert faults.calls["iam.CreateAccessKey"] == 3
     assert set(keys_of(stack, "victor")) == {old, key.id}
+
+
+def test_a_key_made_by_hand_meanwhile_is_never_settled(stack: Stack) -> None:
+    """The rotation failed (Secrets Manager refused); someone rotates by hand meanwhile. Retry must not take the
+    hand-made key for a leftover of the bot's: it is left alone, and the step says so."""
+    (old,) = keys_of(stack, "alice")
+    stack.aws_faults.inject(Fault(status=400, path_prefix="secrets-manager.", remaining=None))
+    rotate_alice(stack)
+    assert request_status(stack, 1) == "failed"
+    assert keys_of(stack, "alice") == {old: "Active"}  # the bot's key went with its unstored secret
+    by_hand = iam(stack).create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"]
+    stack.aws_faults.clear_faults()
+
+    assert stack.driver is not None
+    assert stack.driver.click("alice", "Retry failed steps").status == 200
+    stack.wait_idle()
+
+    assert keys_of(stack, "alice") == {old: "Active", by_hand: "Active"}
+    assert request_status(stack, 1) == "failed"
+    assert f"alice has a key the bot did not make ({by_hand}" in stack.driver.dm_text("alice")

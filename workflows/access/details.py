@@ -16,6 +16,7 @@ class AccessDetails(RequestDetails):
     duration_seconds: int | None = None  # None: the membership stays until revoked
     duration_label: str = "until revoked"  # the duration as the requester wrote it, for the card
     grant_active: bool = False  # the grant was made and has not ended (the card offers Revoke now)
+    okta_user_id: str | None = None  # the account added (its grant removes this one, whatever the email names later)
 
     @property
     def duration(self) -> timedelta | None:

@@ -15,7 +15,7 @@ from bot.db.engine import Database, take_turns
 from bot.db.models import Grant, Person, Request, RequestStatus
 from bot.durations import describe_duration, describe_until
 from bot.policy import Policy
-from bot.providers.errors import ProviderError
+from bot.providers.errors import NotFoundError, ProviderError
 from bot.slack import cards
 from workflows.access.details import AccessDetails
 from workflows.access.form import AccessForm
@@ -96,7 +96,8 @@ class AccessKind:
         if group is None:
             raise PlanError(f"the Okta group {group_name} does not exist.")
         member = any(g.id == group.id for g in okta.list_user_groups(user.id))
-        lines = [f"Okta: add {subject} to {group_name}" + (" (already a member; nothing to add)" if member else "")]
+        who = subject if user.login.lower() == subject.lower() else f"{subject} (Okta login {user.login})"
+        lines = [f"Okta: add {who} to {group_name}" + (" (already a member; nothing to add)" if member else "")]
         duration = _duration(req)
         if duration:
             lines.append(f"Okta: remove {subject} from {group_name} again after {describe_duration(duration)}")
@@ -145,13 +146,19 @@ def _add_member(request_id: int) -> str | None:
     except ProviderError as exc:
         return exc.message if exc.status is None else f"{exc.message} (HTTP {exc.status})"
     with rt.db.session() as session:
+        req = session.get(Request, request_id)
+        assert req is not None
+        details = details_of(req, AccessDetails)
+        details.okta_user_id = user.id
+        store_details(req, details)
+        session.add(req)
         audit.append(
             session,
             actor="engops-bot",
             action="okta.add_member",
             subject=_subject(req),
             request_id=request_id,
-            detail={"group": _group(req)},
+            detail={"group": _group(req), "okta_user_id": user.id, "okta_login": user.login},
         )
     return None
 
@@ -176,6 +183,7 @@ def _activate(request_id: int) -> str:
                 request_id=request_id,
                 user_email=subject,
                 user_slack_id=slack_id,
+                okta_user_id=details_of(req, AccessDetails).okta_user_id,
                 okta_group=_group(req),
                 status="active",
                 granted_at=now,
@@ -280,10 +288,14 @@ def _remove_member(grant_id: int) -> str | None:
         assert grant is not None
     okta = rt.require_okta()
     try:
-        user = okta.get_user(grant.user_email)
+        user_id = grant.okta_user_id or _okta_id_of(grant.user_email)
+        if user_id is None:  # a grant made before ids were kept, whose email now names no one
+            return f"no Okta user has the login or profile.email {grant.user_email}: remove them by hand"
         group = okta.get_group_by_name(grant.okta_group)
-        if user is not None and group is not None:
-            okta.remove_member(group.id, user.id)
+        if group is not None:
+            okta.remove_member(group.id, user_id)
+    except NotFoundError:
+        pass  # the account is gone from Okta, and its memberships with it
     except ProviderError as exc:
         return exc.message
     with rt.db.session() as session:
@@ -296,6 +308,11 @@ def _remove_member(grant_id: int) -> str | None:
             detail={"group": grant.okta_group},
         )
     return None
+
+
+def _okta_id_of(email: str) -> str | None:
+    user = runtime.current().require_okta().get_user(email)
+    return user.id if user is not None else None
 
 
 @step("workflows.access._close_grant")

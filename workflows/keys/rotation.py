@@ -14,17 +14,13 @@ secret version.
 
 A CreateAccessKey whose answer is lost (read timeout, 5xx) is settled the same way before it is asked again: the key
 it may have made cannot be adopted, because AWS returns a key's secret only in that one answer, so it is
-deactivated and deleted, and a new one is made (`_create_key`).
+deactivated and deleted, and a new one is made (`workflows.keys.settle`).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime
-
-from sqlalchemy import update
-from sqlmodel import col
 
 from bot import audit, permissions
 from bot.db.details import details_of, store_details
@@ -32,7 +28,7 @@ from bot.db.models import Request, RequestStatus
 from bot.db.models_keys import KeyRotation
 from bot.durations import format_duration
 from bot.policy import Policy
-from bot.providers.aws import AccessKey, KeyCreationUnknown, KeyLimitError, NewKeySecret
+from bot.providers.aws import KeyLimitError
 from bot.providers.errors import NotFoundError, ProviderError
 from workflows.engine import identity, runtime
 from workflows.engine.approvals import NewRequest, notify_requester, refresh_cards
@@ -44,18 +40,10 @@ from workflows.keys.details import KIND, KeyRotationDetails
 from workflows.keys.failpoints import FAILPOINTS, SimulatedCrash  # noqa: F401
 from workflows.keys.notices import send_notices
 from workflows.keys.rules import cut_off, rotation_in_progress, secret_name_for, two_key_refusal
-from workflows.keys.state import audit_rotation, request_of, rotation_of
+from workflows.keys.settle import ForeignKeyError, create_key, record_new_key, secret_token, settle_leftovers
+from workflows.keys.state import request_of, rotation_of
 
 log = logging.getLogger(__name__)
-
-_TOKEN_NAMESPACE = uuid.UUID("6f1c2a8e-4b1d-5e0a-9a57-3c0f5d8b2e11")
-_CREATE_ATTEMPTS = 3  # CreateAccessKey answers lost in a row before the step gives up (after settling)
-
-
-def _token(request_id: int, key_id: str) -> str:
-    """Secrets Manager's ClientRequestToken (= the version id): one per request and key, so a retried store
-    of the same key makes no second version, and its presence tells that the key's secret was stored."""
-    return str(uuid.uuid5(_TOKEN_NAMESPACE, f"REQ-{request_id}/{key_id}"))
 
 
 # --- the request kind -------------------------------------------------------------------------------------------------
@@ -191,55 +179,6 @@ def _prepare(request_id: int) -> str | None:
     return None
 
 
-def _settle_leftovers(request_id: int, rot: KeyRotation) -> dict[str, str] | None:
-    """After an interrupted attempt or a lost CreateAccessKey answer: reuse the key whose secret was stored, else
-    deactivate and delete it (deactivated first, so that a failed delete still leaves it unusable until the next
-    settling deletes it)."""
-    aws = runtime.current().require_aws()
-    for key in aws.list_keys(rot.iam_user, with_last_use=False):
-        if key.id == rot.old_key_id:
-            continue
-        arn = aws.secret_version_arn(rot.secret_name, _token(request_id, key.id))
-        if arn is not None:
-            return {"key_id": key.id, "arn": arn, "created": key.created.isoformat()}
-        if key.status == "Active":
-            aws.set_key_status(rot.iam_user, key.id, False)
-        aws.delete_key(rot.iam_user, key.id)
-        audit_rotation(
-            rot, "aws.key_deleted", {"key_id": key.id, "why": "made by an attempt that never stored its secret"}
-        )
-    return None
-
-
-def _create_key(request_id: int, rot: KeyRotation) -> tuple[AccessKey, NewKeySecret]:
-    """CreateAccessKey, never retried blindly: when its answer is lost, settle (the key it may have made is
-    deleted) and ask again. Raises KeyCreationUnknown after `_CREATE_ATTEMPTS`, with nothing left behind."""
-    aws = runtime.current().require_aws()
-    for attempt in range(1, _CREATE_ATTEMPTS + 1):
-        try:
-            return aws.create_key(rot.iam_user)
-        except KeyCreationUnknown:
-            log.warning("REQ-%s: CreateAccessKey's answer was lost (attempt %s); settling", request_id, attempt)
-            _settle_leftovers(request_id, rot)
-            if attempt == _CREATE_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _record_new_key(rot: KeyRotation, key_id: str) -> None:
-    """Right after creation, so the key is accounted for even if the secret never gets stored."""
-    with runtime.current().db.session() as session:
-        session.execute(update(KeyRotation).where(col(KeyRotation.id) == rot.id).values(new_key_id=key_id))
-        audit.append(
-            session,
-            actor="engops-bot",
-            action="aws.key_created",
-            subject=rot.iam_user,
-            request_id=rot.request_id,
-            detail={"key_id": key_id},
-        )
-
-
 @step("workflows.key_rotation._create_and_store")
 def _create_and_store(request_id: int) -> dict[str, str] | str:
     """Create the new key and put it straight into Secrets Manager. Returns the key id, the secret's ARN and
@@ -253,18 +192,20 @@ def _create_and_store(request_id: int) -> dict[str, str] | str:
         return "stopped: the person was offboarded; no new key was made."
     aws = rt.require_aws()
     try:
-        reused = _settle_leftovers(request_id, rot)
+        reused = settle_leftovers(request_id)
         if reused is not None:
             return reused
-        key, secret = _create_key(request_id, rot)
+        key, secret = create_key(request_id, rot)
+    except ForeignKeyError as exc:
+        return str(exc)
     except KeyLimitError:
         return f"{rot.iam_user} already has two access keys; no new key was made."
     except ProviderError as exc:
         return f"AWS: {exc.message}"
-    _record_new_key(rot, key.id)
+    record_new_key(rot, key.id)
     FAILPOINTS.hit("after_create_key")
     try:
-        arn = aws.put_secret(rot.secret_name, secret.as_secret_value(), _token(request_id, key.id))
+        arn = aws.put_secret(rot.secret_name, secret.as_secret_value(), secret_token(request_id, key.id))
     except ProviderError as exc:
         try:
             aws.delete_key(rot.iam_user, key.id)  # useless without its secret; a retry settles it otherwise
