@@ -56,11 +56,25 @@ def _logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def _wait_for_signal() -> None:
-    stop = threading.Event()
+_STOP = threading.Event()
+
+
+def _stop_on_signals() -> None:
+    """From the first moment of a long-running command, SIGINT and SIGTERM ask it to stop: one that comes while it
+    starts is kept, and it stops as soon as it has started (taken over only once it said it is ready, a Ctrl-C
+    right after "ready" raised KeyboardInterrupt outside the shutdown, which left it running). A second Ctrl-C
+    interrupts at once."""
+
+    def stop(*_: object) -> None:
+        _STOP.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+        signal.signal(sig, stop)
+
+
+def _wait_for_signal() -> None:
+    _STOP.wait()
 
 
 @app.command()
@@ -72,6 +86,7 @@ def serve(
     threads: Annotated[int, typer.Option(help="request threads")] = 16,
 ) -> None:
     """HTTP mode: /slack/events, /gitlab/webhook, /healthz, /readyz, /metrics."""
+    _stop_on_signals()
     _logging()
     settings = _settings(Mode.SERVE)
     policy = _policy(settings)
@@ -92,6 +107,7 @@ def serve(
 @app.command()
 def socket() -> None:
     """Socket Mode (local development, no public URL)."""
+    _stop_on_signals()
     _logging()
     settings = _settings(Mode.SOCKET)
     policy = _policy(settings)
@@ -110,6 +126,7 @@ def worker(
     ] = None,
 ) -> None:
     """Background worker only (scale-out)."""
+    _stop_on_signals()
     _logging()
     settings = _settings(Mode.WORKER)
     policy = _policy(settings)
@@ -224,6 +241,7 @@ def sandbox(
     data_dir: Annotated[Path, typer.Option(help="where the sandbox keeps its database")] = Path(".sandbox"),
 ) -> None:
     """Everything on one machine, no accounts: stand-ins, the bot, demo policy and directory."""
+    _stop_on_signals()
     _logging("WARNING")
     from engops.sandbox.run import run_sandbox
 

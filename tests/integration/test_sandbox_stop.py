@@ -107,3 +107,20 @@ def test_ctrl_c_while_a_request_is_being_filed_stops_the_sandbox(tmp_path: Path)
     assert console(url, "submit", {"user": "carol", "view_id": modal["id"], "values": {}}) == {"ok": True}
     time.sleep(1.0)  # the filing workflow is at the slow GitLab now
     interrupt(process, tmp_path)
+
+
+def test_ctrl_c_while_the_sandbox_starts_stops_it_once_started(tmp_path: Path) -> None:
+    """A Ctrl-C while it is still starting is kept: it finishes starting and stops, instead of a KeyboardInterrupt
+    in the middle of start-up that left threads running and the process with them."""
+    log = tmp_path / "stderr.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engops.cli", "sandbox", "--port", str(free_port()), "--data-dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 60  # a hang guard: the policy's warnings come early in start-up
+    while "policy" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    interrupt(process, tmp_path)  # type: ignore[arg-type]
+    assert "stopping the sandbox" in log.read_text()
