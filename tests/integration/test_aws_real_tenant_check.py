@@ -35,32 +35,20 @@ SECRET_ACTIONS = [
 ACTIONS = IAM_ACCOUNT_ACTIONS + IAM_USER_ACTIONS + SECRET_ACTIONS
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
 def least_privilege_policy(region: str = "*") -> dict[str, Any]:
-    """The README's policy (Permissions → AWS), for the bot's own IAM user."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "ListIamUsers", "Effect": "Allow", "Action": list(IAM_ACCOUNT_ACTIONS), "Resource": "*"},
-            {
-                "Sid": "RotateAndRetireAccessKeys",
-                "Effect": "Allow",
-                "Action": list(IAM_USER_ACTIONS),
-                "Resource": f"arn:aws:iam::{ACCOUNT_ID}:user/*",
-            },
-            {
-                "Sid": "StoreNewKeys",
-                "Effect": "Allow",
-                "Action": list(SECRET_ACTIONS),
-                "Resource": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:engops/iam/*",
-            },
-            {
-                "Sid": "CheckLive",
-                "Effect": "Allow",
-                "Action": "iam:SimulatePrincipalPolicy",
-                "Resource": f"arn:aws:iam::{ACCOUNT_ID}:user/engops-bot",
-            },
-        ],
-    }
+    """The README's policy (Permissions → AWS) as a person would fill it in, for the bot's own IAM user."""
+    section = README.read_text()[README.read_text().index("### AWS") :]
+    start = section.index("```json") + len("```json")
+    filled = section[start : section.index("```", start)].replace("ACCOUNT_ID", ACCOUNT_ID).replace("REGION", region)
+    policy: dict[str, Any] = json.loads(filled.replace(":role/engops-bot", ":user/engops-bot"))
+    granted = [
+        a for st in policy["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    ]
+    assert sorted(granted) == sorted([*ACTIONS, "iam:SimulatePrincipalPolicy"]), "the README's policy drifted"
+    return policy
 
 
 def bot_principal(stack: Stack, *policies: dict[str, Any]) -> dict[str, str]:
