@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -71,36 +72,28 @@ class ServerErrorRetry(ServerErrorRetryHandler):
         return response is not None and response.status_code in (500, 502, 503, 504) and not spends_a_trigger(request)
 
 
-class ConnectionRetry(ConnectionErrorRetryHandler):
+class _SparingTriggers(RetryHandler):
+    """A retry handler that never sends a call spending a trigger_id twice (put it first among the bases)."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return not spends_a_trigger(request) and super()._can_retry(
+            state=state, request=request, response=response, error=error
+        )
+
+
+class ConnectionRetry(_SparingTriggers, ConnectionErrorRetryHandler):
     """A lost connection retried in the call, except for a method that spends a trigger_id."""
 
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return not spends_a_trigger(request) and super()._can_retry(
-            state=state, request=request, response=response, error=error
-        )
 
-
-class RateLimitRetry(RateLimitErrorRetryHandler):
+class RateLimitRetry(_SparingTriggers, RateLimitErrorRetryHandler):
     """Slack's 429s retried after their Retry-After, except for a method that spends a trigger_id."""
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return not spends_a_trigger(request) and super()._can_retry(
-            state=state, request=request, response=response, error=error
-        )
 
 
 # Slack's own words for "try again later" (its 5xx bodies and the errors its docs list as transient)
@@ -140,9 +133,12 @@ def _calling(method: str) -> Iterator[None]:
 
 def make_client(token: str, base_url: str) -> WebClient:
     client = WebClient(token=token, base_url=base_url if base_url.endswith("/") else base_url + "/", timeout=15)
-    client.retry_handlers.append(RateLimitRetry(max_retry_count=5))
-    client.retry_handlers.append(ConnectionRetry(max_retry_count=2))
-    client.retry_handlers.append(ServerErrorRetry(max_retry_count=2))
+    # In place of slack_sdk's default (a ConnectionErrorRetryHandler, which would send views.open twice).
+    client.retry_handlers = [
+        RateLimitRetry(max_retry_count=5),
+        ConnectionRetry(max_retry_count=2),
+        ServerErrorRetry(max_retry_count=2),
+    ]
     return client
 
 

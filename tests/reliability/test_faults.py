@@ -76,10 +76,19 @@ def faults_answered(target: FaultTarget) -> int:
 
 
 # --- a person's actions, as they would take them when something fails --------------------------------------
-def told(stack: Stack, user: str, since: int) -> str:
+def told(stack: Stack, user: str, since: tuple[int, int]) -> str:
+    """What the bot told `user` since `seen(...)`: ephemerals, and DMs (where it turns when Slack fails in the
+    channel too)."""
     assert stack.driver is not None
-    shown_to = stack.driver.ephemerals(user)[since:]
-    return "\n".join(message_as_text(e.text, e.blocks) for e in shown_to)
+    ephemerals = stack.driver.ephemerals(user)[since[0] :]
+    dms = stack.slack.dm(user)[since[1] :]
+    texts = [message_as_text(e.text, e.blocks) for e in ephemerals] + [message_as_text(m.text, m.blocks) for m in dms]
+    return "\n".join(texts)
+
+
+def seen(stack: Stack, user: str) -> tuple[int, int]:
+    assert stack.driver is not None
+    return len(stack.driver.ephemerals(user)), len(stack.slack.dm(user))
 
 
 def open_modal(stack: Stack, user: str, command: str, text: str, channel: str, ready: Callable[[], bool]) -> None:
@@ -90,7 +99,7 @@ def open_modal(stack: Stack, user: str, command: str, text: str, channel: str, r
     for _ in range(TRIES):
         if driver.current_view(user) is not None:
             driver.close_view(user)
-        before = len(driver.ephemerals(user))
+        before = seen(stack, user)
         resp = driver.command(user, command, text, channel=channel)
         assert resp.status == 200, resp.text
         deadline = time.monotonic() + 15
@@ -193,6 +202,7 @@ def approve_when_asked(stack: Stack, approver: str, ref: int) -> None:
         if isinstance(found, Request):
             press_retry(stack, ref, found)
             continue
+        assert isinstance(found, Message)
         assert stack.driver.click(approver, "Approve", message=found).status == 200
         return
     raise AssertionError(f"REQ-{ref} failed {TRIES} times before it reached {approver}")
@@ -223,7 +233,7 @@ def escalate_message(stack: Stack, user: str, author: str, text: str) -> int:
     message = stack.slack.post_as_user(author, "#general", text)
     stack.slack.post_as_user("dave", "#general", "Same here since 9am", thread_ts=message.ts)
     for _ in range(TRIES):
-        before = len(driver.ephemerals(user))
+        before = seen(stack, user)
         assert driver.message_shortcut(user, "escalate_message", message.ts, "#general").status == 200
         if driver.current_view(user) is not None:
             return submit(stack, user, {"Urgency": "urgent"})
@@ -479,7 +489,7 @@ def test_database_unavailable_for_five_seconds(stack: Stack) -> None:
     assert max(acks.values()) < 3.0, acks
 
     for user in ("carol", "dave", "oscar"):
-        answer = wait_for(lambda u=user: told(stack, u, 0), 10, f"{user}'s answer")  # type: ignore[misc]
+        answer = wait_for(lambda u=user: told(stack, u, (0, 0)), 10, f"{user}'s answer")  # type: ignore[misc]
         assert "try again" in answer.lower() and "database" in answer, answer
     view = driver.current_view("bob")
     assert view is not None and "try again" in " ".join(view.errors.values()).lower()  # the modal stays open
