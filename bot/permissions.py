@@ -384,6 +384,20 @@ def offboard(actor: Actor, allowed: Sequence[str]) -> Verdict:
     return refusal
 
 
+def intake(actor: Actor) -> Verdict:
+    """Whose emoji reaction files a thread, and who picks its team when triage is unsure: the help desk (SPEC
+    §6.4; IT admins escalate with the shortcut). A role the cache cannot confirm is read live."""
+    if actor.holds(HELPDESK_ROLE):
+        return ALLOWED
+    if HELPDESK_ROLE in actor.unconfirmed:
+        return Verdict(
+            Why.CHECK_LIVE,
+            "I could not check your role yet (the bot has just started and is still reading who holds which role); "
+            "try again in a minute.",
+        )
+    return refuse(Why.NOT_ALLOWED, "Only the help desk files threads by emoji and picks the team for them.")
+
+
 def escalate(actor: Actor) -> Verdict:
     """`/escalate`, the Escalate to EngOps shortcut: the help desk and IT admins. The listener cannot defer this one,
     so a role its cache cannot confirm is answered with "try again", never with "not allowed"."""

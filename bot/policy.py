@@ -211,6 +211,8 @@ class Team(_Section):
     dris: Annotated[list[Email], MinLen(1)]
     labels: list[Text] = []
     keywords: list[Text] = []
+    description: str = ""  # what the team takes, in a sentence or two: the classifier learns from it
+    examples: list[Text] = []  # requests the team takes, as people write them: the classifier learns from them
     default: bool = False
     _key: str = PrivateAttr(default="")
 
@@ -374,8 +376,6 @@ class Policy(_Section):
             notes.append(PolicyProblem("offboarding.handover", "'ask' is not carried out by this release"))
         if self.reviews:
             notes.append(PolicyProblem("reviews", "access review campaigns are not started by this release"))
-        if self.intake is not None:
-            notes.append(PolicyProblem("intake", "intake by emoji is not carried out by this release"))
         return notes
 
     def gitlab_username(self, email: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from commands import access, approvals, engops, escalate, fallbacks, home, it_request, offboard, rotate_keys
+from commands import access, approvals, engops, escalate, fallbacks, home, intake, it_request, offboard, rotate_keys
 from commands.deps import Deps
 
 
@@ -17,4 +17,5 @@ def register_all(app: App, deps: Deps) -> None:
     rotate_keys.register(app, deps)
     it_request.register(app, deps)
     escalate.register(app, deps)
+    intake.register(app, deps)
     fallbacks.register(app)  # last: it matches everything the others did not claim

@@ -12,7 +12,7 @@ from bot.slack import triage_views
 from bot.slack.escape import mention
 from commands.deps import Deps
 from commands.interaction import channel_of, open_modal, reply_id, request_id_from
-from commands.it_request import request_modal, submit
+from commands.it_request import request_modal, submit, submit_pick
 from workflows.engine.replies import reply_later
 from workflows.tickets.escalation import acknowledge, show_permalink
 
@@ -40,9 +40,9 @@ def register(app: App, deps: Deps) -> None:
         source = f"Escalating a message by {author}; its thread goes into the issue. Link: resolving…"
         view = request_modal(deps, "escalation", str(message.get("text") or ""), meta, source=source)
         opened = open_modal(deps, view, trigger_id=trigger_id, user=user, channel=channel.get("id"))
-        view_id = ((opened or {}).get("view") or {}).get("id")
-        if view_id and channel.get("id") and ts:
-            show_permalink(deps.dispatcher, str(view_id), view, str(channel["id"]), ts)
+        shown = (opened or {}).get("view") or {}
+        if shown.get("id") and channel.get("id") and ts:
+            show_permalink(deps.dispatcher, str(shown["id"]), view, str(channel["id"]), ts, shown.get("hash"))
 
     @app.command("/escalate")
     def escalate(ack: Ack, command: dict[str, Any]) -> None:
@@ -63,6 +63,13 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors={"summary": verdict.message[:150]})
             return
         submit(deps, ack, body, view, "escalation")
+
+    @app.view(triage_views.ESCALATION_TEAM_CALLBACK)
+    def team_picked(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        if not (verdict := may_escalate(deps, body["user"]["id"])).ok:
+            ack(response_action="errors", errors={"summary": verdict.message[:150]})
+            return
+        submit_pick(deps, ack, body, view, "escalation")
 
     @app.action(triage_views.ESCALATION_ACK)
     def on_it(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import signal
@@ -20,6 +21,8 @@ db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+triage_app = typer.Typer(no_args_is_help=True, help="The team classifier that triages IT requests.")
+app.add_typer(triage_app, name="triage")
 
 log = logging.getLogger("engops")
 
@@ -204,6 +207,57 @@ def audit_export(
 
     for chunk in audit.export(Database(settings.database_url), fmt, since_dt):
         sys.stdout.write(chunk)
+
+
+@triage_app.command("retrain")
+def triage_retrain(
+    by: Annotated[str, typer.Option(help="who retrains, for the audit log")] = "",
+    ship: Annotated[
+        bool, typer.Option("--ship", help="developers: refit the model shipped for the example policy (no database)")
+    ] = False,
+) -> None:
+    """Train the team classifier now (shipped examples, policy, recorded corrections) and make it live."""
+    if ship:
+        from bot.policy import load_policy
+        from engops.sandbox.stack import EXAMPLE_POLICY
+        from engops.triage_retrain import write_shipped
+
+        typer.echo(f"wrote {write_shipped(load_policy(EXAMPLE_POLICY))}")
+        return
+    settings = _settings(Mode.CLI)
+    policy = _policy(settings)
+    from bot.db.engine import Database
+    from engops.triage_retrain import retrain
+
+    who = by or f"cli:{getpass.getuser()}"
+    done = retrain(Database(settings.database_url), policy, by=who, progress=lambda line: typer.echo(line, err=True))
+    m = done.measured
+    typer.echo(f"learnt from {m.examples} examples and {m.corrections} corrections")
+    typer.echo(
+        "cross-validated accuracy: "
+        f"{m.accuracy_with_corrections:.1%} with the corrections, {m.accuracy_without_corrections:.1%} without"
+    )
+    if m.corrections:
+        typer.echo(
+            f"corrected requests filed right: {m.corrections_right_with:.1%} with, {m.corrections_right_without:.1%} "
+            "without"
+        )
+    before = f" (was v{done.stored.previous})" if done.stored.previous is not None else ""
+    typer.echo(f"model v{done.stored.version} is live{before}")
+
+
+@triage_app.command("rollback")
+def triage_rollback(by: Annotated[str, typer.Option(help="who rolls back, for the audit log")] = "") -> None:
+    """Make the model that was live before the live one live again."""
+    settings = _settings(Mode.CLI)
+    from bot.db.engine import Database
+    from workflows.tickets.model_store import NothingToRollBackTo, roll_back
+
+    try:
+        done = roll_back(Database(settings.database_url), by=by or f"cli:{getpass.getuser()}")
+    except NothingToRollBackTo as exc:
+        raise _fail([str(exc)], code=1) from None
+    typer.echo(f"model v{done.version} is live again (was v{done.previous})")
 
 
 @app.command()

@@ -6,4 +6,4 @@ from workflows.access import flow as access_flow  # noqa: F401
 from workflows.engine import approvals, handover, home, housekeeping, replies, sweep  # noqa: F401
 from workflows.keys import preview, retire, rollback, rotation, scan  # noqa: F401
 from workflows.offboarding import flow as offboarding_flow  # noqa: F401
-from workflows.tickets import escalation, filing, issue_sync, webhooks  # noqa: F401
+from workflows.tickets import escalation, filing, intake, issue_sync, retrain_schedule, webhooks  # noqa: F401

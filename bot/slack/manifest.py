@@ -26,12 +26,14 @@ MESSAGE_SHORTCUTS: dict[str, tuple[str, str]] = {
     "escalate_message": ("Escalate to EngOps", "File this message with EngOps and page the team's DRI"),
 }
 
-BOT_EVENTS = ["app_home_opened"]
+# app_home_opened: the App Home; reaction_added: help-desk intake by emoji (SPEC §6.4, `intake:` in the policy).
+BOT_EVENTS = ["app_home_opened", "reaction_added"]
 
 EVENTS_PATH = "/slack/events"
 
-# The bot scopes, each with what it is for: exactly what the bot's Web API calls need. `engops check --live`
-# names a missing one with its use; the Slack stand-in grants its bot token these and no more.
+# The bot scopes, each with what it is for: exactly what the bot's Web API calls and its events need (Slack sends
+# reaction_added only to a token with reactions:read). `engops check --live` names a missing one with its use; the
+# Slack stand-in grants its bot token these and no more.
 BOT_SCOPE_USES: dict[str, str] = {
     "commands": "receive slash commands and shortcuts",
     "chat:write": "post and update messages and ephemeral replies",
@@ -43,6 +45,10 @@ BOT_SCOPE_USES: dict[str, str] = {
     "channels:history": "read threads in public channels (escalation transcripts, no double posts after a retry)",
     "groups:history": "read threads in private channels (escalation transcripts, no double posts after a retry)",
     "mpim:history": "read threads in group DMs (escalation transcripts, no double posts after a retry)",
+    "reactions:read": "be told of emoji reactions (intake by emoji in the policy's intake channels)",
+    "reactions:write": "react to a message filed by emoji intake",
+    "channels:read": "see the name of a public channel a reaction came from (intake by emoji)",
+    "groups:read": "see the name of a private channel a reaction came from (intake by emoji)",
 }
 BOT_SCOPES = list(BOT_SCOPE_USES)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from bot.slack.post_ledger import CLOCK_SKEW, Intent, PostLedger, text_hash
+
+CHANNEL_NAMES_FOR = 300.0  # seconds a channel's name is trusted
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,7 @@ class Messenger:
         self.client = client
         self.ledger = ledger
         self._dm_channels: dict[str, str] = {}
+        self._channel_names: dict[str, tuple[float, str | None]] = {}  # channel -> (read at, name)
         self._users: dict[str, SlackUser] = {}
         self._lock = threading.Lock()
 
@@ -277,6 +281,41 @@ class Messenger:
         with _calling("chat.getPermalink"):
             return str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
 
+    def channel_name(self, channel: str) -> str | None:
+        """A channel's name ("it-help"); None for a DM or group DM. Cached for `CHANNEL_NAMES_FOR` seconds (a rename
+        is seen within that)."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._channel_names.get(channel)
+        if cached is not None and now - cached[0] < CHANNEL_NAMES_FOR:
+            return cached[1]
+        with _calling("conversations.info"):
+            info = self.client.conversations_info(channel=channel)["channel"]
+        name = None if info.get("is_im") or info.get("is_mpim") else str(info.get("name") or "") or None
+        with self._lock:
+            self._channel_names[channel] = (now, name)
+        return name
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The message `ts` (in the channel or in a thread), or None when it is gone."""
+        try:
+            with _calling("conversations.replies"):
+                found = self.client.conversations_replies(
+                    channel=channel, ts=ts, oldest=ts, latest=ts, inclusive=True, limit=2
+                ).get("messages")
+            message = next((m for m in found or [] if m.get("ts") == ts), None)
+            if message is None:  # where the thread's parent comes first whatever the bounds: read the thread
+                message = next((m for m in self.thread_messages(channel, ts, limit=1000) if m.get("ts") == ts), None)
+        except SlackCallError as exc:
+            if exc.error in ("thread_not_found", "message_not_found"):
+                return None
+            raise
+        return dict(message) if message is not None else None
+
+    def react(self, channel: str, ts: str, name: str) -> None:
+        with _calling("reactions.add"):
+            self.client.reactions_add(channel=channel, timestamp=ts, name=name)
+
     def thread_messages(self, channel: str, ts: str, limit: int = 500) -> list[dict[str, Any]]:
         """The thread a message belongs to (its parent first), via conversations.replies, up to `limit`."""
         messages: list[dict[str, Any]] = []
@@ -290,9 +329,10 @@ class Messenger:
                 break
         return messages[:limit]
 
-    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+    def update_view(self, view_id: str, view: dict[str, Any], *, view_hash: str | None = None) -> None:
+        """`view_hash`: only if the view is still the one that hash names (else `hash_conflict`)."""
         with _calling("views.update"):
-            self.client.views_update(view_id=view_id, view=view)
+            self.client.views_update(view_id=view_id, view=view, hash=view_hash)
 
     def publish_home(self, slack_id: str, view: dict[str, Any]) -> None:
         with _calling("views.publish"):

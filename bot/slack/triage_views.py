@@ -17,6 +17,9 @@ from bot.slack.escape import escape, mention, truncate
 
 IT_CALLBACK = "it_request"
 ESCALATION_CALLBACK = "escalation_request"
+IT_TEAM_CALLBACK = "it_request_team"  # the request modal, asking which of two teams (triage was unsure)
+ESCALATION_TEAM_CALLBACK = "escalation_request_team"
+TEAM_PICK = "team_pick"  # block and action id of that choice
 ADD_TO_EXISTING = "triage_add_to_existing"
 FILE_ANYWAY = "triage_file_anyway"
 ESCALATION_ACK = "escalation_ack"
@@ -29,6 +32,8 @@ RETRY_LABEL = "Retry filing"
 SUMMARY_MAX = 150
 DETAILS_MAX = 3000
 REFERENCE_MAX = 500
+OPTION_MAX = 75  # Slack's limit on an option's text and on its description
+METADATA_MAX = 3000  # Slack's limit on a view's private_metadata
 
 
 def _plain(text: str) -> dict[str, str]:
@@ -84,6 +89,41 @@ def request_modal(form: RequestForm) -> dict[str, Any]:
         "initial_option": not_sure,
         "options": [not_sure] + [_option(key, name) for key, name in form.teams],
     }
+    blocks = _heading(form)
+    blocks.append(
+        {
+            "type": "input",
+            "block_id": "team",
+            "label": _plain("Team"),
+            "element": team_select,
+            "hint": _plain("Not sure? I'll pick the team from the channel and what you write."),
+        }
+    )
+    blocks += _request_inputs(form)
+    return {
+        "type": "modal",
+        "callback_id": ESCALATION_CALLBACK if escalation else IT_CALLBACK,
+        "title": _plain("Escalate to EngOps" if escalation else "File an IT request"),
+        "submit": _plain("Escalate" if escalation else "File request"),
+        "close": _plain("Cancel"),
+        "private_metadata": private_metadata(form.metadata),
+        "blocks": blocks,
+    }
+
+
+def _heading(form: RequestForm) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if form.source:
+        blocks.append(_context(form.source, "source"))
+    if form.notice:
+        blocks.append(_context(f":warning: {escape(form.notice)}", "notice"))
+    return blocks
+
+
+def _request_inputs(form: RequestForm) -> list[dict[str, Any]]:
+    """Summary, details, urgency (and an escalation's ticket), pre-filled from `form`. The asking modal keeps their
+    block and action ids, so Slack keeps what the requester entered when one modal replaces the other."""
+    escalation = form.kind == "escalation"
     urgency_options = [_option(value, label) for value, label in form.urgencies]
     initial_urgency = next((o for o in urgency_options if o["value"] == form.default_urgency), urgency_options[0])
     summary: dict[str, Any] = {
@@ -103,19 +143,7 @@ def request_modal(form: RequestForm) -> dict[str, Any]:
     }
     if form.details:
         details["initial_value"] = form.details[:DETAILS_MAX]
-    blocks: list[dict[str, Any]] = []
-    if form.source:
-        blocks.append(_context(form.source, "source"))
-    if form.notice:
-        blocks.append(_context(f":warning: {escape(form.notice)}", "notice"))
-    blocks += [
-        {
-            "type": "input",
-            "block_id": "team",
-            "label": _plain("Team"),
-            "element": team_select,
-            "hint": _plain("Not sure? I'll pick the team from the channel and what you write."),
-        },
+    blocks: list[dict[str, Any]] = [
         {"type": "input", "block_id": "summary", "label": _plain("Summary"), "element": summary},
         {
             "type": "input",
@@ -154,15 +182,80 @@ def request_modal(form: RequestForm) -> dict[str, Any]:
                 "element": reference,
             }
         )
+    return blocks
+
+
+def private_metadata(data: dict[str, Any]) -> str:
+    """`data` as a view's private_metadata; a ValueError rather than JSON cut short when it does not fit."""
+    text = json.dumps(data, separators=(",", ":"))
+    if len(text) > METADATA_MAX:
+        raise ValueError(f"private_metadata of {len(text)} characters does not fit Slack's {METADATA_MAX}")
+    return text
+
+
+# --- asking which team, when triage is unsure (SPEC §6.4) -----------------------------------------
+@dataclass(frozen=True)
+class TeamOption:
+    key: str
+    name: str
+    blurb: str  # what the team takes, in one line (at most OPTION_MAX characters); "" when the policy says nothing
+
+
+def team_question_modal(form: RequestForm, offered: Sequence[TeamOption]) -> dict[str, Any]:
+    """The request modal once triage was unsure: the requester picks one of the `offered` teams (likeliest first).
+    Their summary, details, urgency (and ticket) stay in the modal as they entered them, to be filed from there;
+    `form.metadata` is what the submission needs besides (where it was asked, what triage thought)."""
+    escalation = form.kind == "escalation"
+    names = " or ".join(f"*{escape(o.name)}*" for o in offered)
+    what = "this escalation" if escalation else "this request"
+    intro = (
+        f":thinking_face: I'm not sure which team should take {what}: {names}. "
+        "Pick the one that fits and I'll file it there."
+    )
+    options = []
+    for team in offered:
+        option = _option(team.key, team.name)
+        if team.blurb:
+            option["description"] = _plain(truncate(team.blurb, OPTION_MAX))
+        options.append(option)
+    blocks = _heading(form)
+    blocks += [
+        _mrkdwn(intro),
+        {
+            "type": "input",
+            "block_id": TEAM_PICK,
+            "label": _plain("Which team should take it?"),
+            "element": {"type": "radio_buttons", "action_id": TEAM_PICK, "options": options},
+        },
+        {"type": "divider"},
+        _context("Your request, as you wrote it (you can still change it):"),
+    ]
+    blocks += _request_inputs(form)
     return {
         "type": "modal",
-        "callback_id": ESCALATION_CALLBACK if escalation else IT_CALLBACK,
+        "callback_id": ESCALATION_TEAM_CALLBACK if escalation else IT_TEAM_CALLBACK,
         "title": _plain("Escalate to EngOps" if escalation else "File an IT request"),
         "submit": _plain("Escalate" if escalation else "File request"),
         "close": _plain("Cancel"),
-        "private_metadata": json.dumps(form.metadata)[:3000],
+        "private_metadata": private_metadata(form.metadata),
         "blocks": blocks,
     }
+
+
+def picked_team(view: dict[str, Any]) -> str | None:
+    """The team picked in the asking modal (its key), or None."""
+    state = view.get("state", {}).get("values", {}).get(TEAM_PICK, {}).get(TEAM_PICK) or {}
+    selected = state.get("selected_option") or {}
+    value = selected.get("value")
+    return str(value) if value else None
+
+
+def source_of(view: dict[str, Any]) -> str:
+    """The source line of a submitted escalation modal (mrkdwn, ours), to show it again; "" if none."""
+    for block in view.get("blocks", []):
+        if block.get("block_id") == "source" and block.get("elements"):
+            return str(block["elements"][0].get("text") or "")
+    return ""
 
 
 def with_permalink(view: dict[str, Any], permalink: str | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from bot.slack.manifest import BOT_EVENTS
 from engops.sandbox.slack.api import SlackStandIn
 from engops.sandbox.slack.blocks import (
     BUTTON_TYPES,
@@ -42,6 +43,7 @@ from engops.sandbox.slack.blocks import (
 from engops.sandbox.slack.checks import submit_refusal, suggested_options
 from engops.sandbox.slack.errors import SlackError, SlackProtocolError
 from engops.sandbox.slack.model import Ephemeral, Message, SlackUser, ViewRecord
+from engops.sandbox.slack.scopes import EVENT_SCOPES
 from engops.sandbox.slack.text import message_as_text
 
 VERIFICATION_TOKEN = "sandbox-verification-token"  # the deprecated `token` field Slack still sends
@@ -600,9 +602,63 @@ class SlackDriver:
         response.event_id = envelope.get("event_id")
         return response
 
+    def subscribed(self, event_type: str, channel_id: str | None = None) -> bool:
+        """Whether Slack would send the app this event: the manifest subscribes to it, the app's token holds the
+        event's scope, and (for an event in a channel) the app is in that channel."""
+        if event_type not in BOT_EVENTS:
+            return False
+        granted = self.slack.tokens.get(self.slack.bot_token, frozenset())
+        if not set(EVENT_SCOPES.get(event_type, ())) <= granted:
+            return False
+        if channel_id is None:
+            return True
+        channel = self.slack.channel(channel_id)
+        return channel.is_im or channel.bot_member
+
+    def react(self, user: str, message: Message, emoji: str, *, retry_num: int | None = None) -> DriverResponse | None:
+        """`user` adds the reaction `emoji` (a name, no colons) to `message`, as in Slack's client; the app is sent
+        `reaction_added` where Slack would send it (None where it would not). A reaction they already added cannot
+        be added again (Slack's client takes it back instead: `unreact`)."""
+        person = self._user(user)
+        try:
+            reacted = self.slack.react(person.id, message.channel, message.ts, emoji)
+        except SlackError as err:
+            raise SlackDriverError(f"{person.name} cannot react :{emoji}: there: {err.code}") from None
+        return self._reaction_event("reaction_added", person, reacted, self.slack.emoji_name(emoji), retry_num)
+
+    def unreact(self, user: str, message: Message, emoji: str) -> DriverResponse | None:
+        """`user` takes back their reaction `emoji`; `reaction_removed` is sent where Slack would send it."""
+        person = self._user(user)
+        try:
+            reacted = self.slack.unreact(person.id, message.channel, message.ts, emoji)
+        except SlackError as err:
+            raise SlackDriverError(f"{person.name} has no :{emoji}: there to take back: {err.code}") from None
+        return self._reaction_event("reaction_removed", person, reacted, self.slack.emoji_name(emoji), None)
+
+    def _reaction_event(
+        self, kind: str, person: SlackUser, message: Message, name: str, retry_num: int | None
+    ) -> DriverResponse | None:
+        if not self.subscribed(kind, message.channel):
+            return None
+        event = {
+            "type": kind,
+            "user": person.id,
+            "reaction": name,
+            "item_user": message.user,
+            "item": {"type": "message", "channel": message.channel, "ts": message.ts},
+            "event_ts": self._now_ts(),
+        }
+        return self.event(event, retry_num=retry_num)
+
     def redeliver(self, previous: DriverResponse, retry_num: int = 1) -> DriverResponse:
-        """Slack's retry of an event delivery: the same body, freshly signed, with X-Slack-Retry-Num."""
-        response = self._send(previous.request_body, "application/json", _retry_headers(retry_num))
+        """Slack's retry of an event delivery: the same body, freshly signed, with X-Slack-Retry-Num. Slack retries
+        only after the first delivery failed or took 3 s, so the retry's timestamp is never the first one's (which
+        would make it a byte-identical replay)."""
+        first = int(previous.request_headers.get("X-Slack-Request-Timestamp") or 0)
+        later = max(self.clock(), first + 1.0)
+        body = previous.request_body
+        headers = {**self.signed_headers(body, "application/json", timestamp=later), **_retry_headers(retry_num)}
+        response = self.raw(body, headers)
         response.event_id = previous.event_id
         return response
 

@@ -311,6 +311,38 @@ def test_issue_and_note_hooks_carry_gitlab_headers_and_payloads(
     assert closed["changes"]["state_id"] == {"previous": 1, "current": 2}
 
 
+def test_relabels_by_quick_action_or_put_send_gitlabs_label_changes(
+    api: str, gitlab: GitLabStandIn, receiver: HookReceiver
+) -> None:
+    """What a DRI's relabel looks like to the bot's webhook, whichever way it is made: one update hook whose
+    `changes.labels` has every label before and after (the hook's `labels` are the ones after)."""
+    gitlab.add_labels(INFRA, "team::infrastructure", "team::access-management")
+    iid = create(api, title="Relabel me", labels="team::infrastructure,bug").json()["iid"]
+    gitlab.comment(INFRA, iid, "/label ~team::access-management\n/unlabel ~team::infrastructure", by="erin")
+    url = f"{api}/projects/{INFRA_URL_ID}/issues/{iid}"
+    assert requests.put(url, json={"labels": "team::infrastructure,bug"}, headers=AUTH, timeout=5).status_code == 200
+    assert requests.put(url, json={"labels": "team::infrastructure,bug"}, headers=AUTH, timeout=5).status_code == 200
+    assert gitlab.wait_for_webhooks()
+    updates = [b for h, b in receiver.received if b["object_attributes"]["action"] == "update"]
+    assert len(updates) == 2  # the PUT that changed nothing sent nothing
+    by_note, by_put = updates
+
+    def titles(labels: list[dict[str, Any]]) -> list[str]:
+        return [label["title"] for label in labels]
+
+    assert titles(by_note["changes"]["labels"]["previous"]) == ["bug", "team::infrastructure"]
+    assert titles(by_note["changes"]["labels"]["current"]) == ["bug", "team::access-management"]
+    assert (
+        titles(by_note["labels"])
+        == titles(by_note["object_attributes"]["labels"])
+        == ["bug", "team::access-management"]
+    )
+    assert by_note["user"]["username"] == "erin" and by_note["object_attributes"]["moved_to_id"] is None
+    assert titles(by_put["changes"]["labels"]["current"]) == ["bug", "team::infrastructure"]
+    assert by_put["user"]["username"] == "engops-bot"
+    assert [h["X-Gitlab-Event"] for h, _ in receiver.received] == ["Issue Hook"] * 3  # no Note Hook: only commands
+
+
 def test_confidential_issues_use_the_confidential_hooks(
     api: str, gitlab: GitLabStandIn, receiver: HookReceiver
 ) -> None:

@@ -9,7 +9,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bot.slack.manifest import GLOBAL_SHORTCUTS, MESSAGE_SHORTCUTS, SLASH_COMMANDS, build_manifest
+from bot.slack.manifest import (
+    BOT_EVENTS,
+    BOT_SCOPES,
+    GLOBAL_SHORTCUTS,
+    MESSAGE_SHORTCUTS,
+    SLASH_COMMANDS,
+    build_manifest,
+)
+from engops.sandbox.slack.scopes import EVENT_SCOPES
 from engops.sandbox.stack import Stack
 from tests.support.shared import shared_dir
 
@@ -50,6 +58,12 @@ def _registered(stack: Stack, kind: str) -> set[str]:
 def test_every_manifest_command_and_shortcut_has_a_listener_and_vice_versa(stack: Stack) -> None:
     assert _registered(stack, "command") == set(SLASH_COMMANDS)
     assert _registered(stack, "shortcut") == set(GLOBAL_SHORTCUTS) | set(MESSAGE_SHORTCUTS)
+
+
+def test_every_subscribed_event_has_a_listener_and_the_scope_slack_sends_it_with(stack: Stack) -> None:
+    assert set(BOT_EVENTS) == _registered(stack, "event")
+    for event in BOT_EVENTS:
+        assert set(EVENT_SCOPES[event]) <= set(BOT_SCOPES), event  # reaction_added: reactions:read
 
 
 def test_every_manifest_command_answers_for_real(stack: Stack) -> None:

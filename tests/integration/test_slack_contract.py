@@ -102,6 +102,8 @@ def answers() -> Iterator[dict[str, dict[str, Any]]]:
             "conversations.open": client.conversations_open(users=alice),
             "conversations.history": client.conversations_history(channel=posted["channel"]),
             "conversations.replies": client.conversations_replies(channel=posted["channel"], ts=posted["ts"]),
+            "conversations.info": client.conversations_info(channel=posted["channel"]),
+            "reactions.add": client.reactions_add(channel=posted["channel"], timestamp=posted["ts"], name="eyes"),
             "views.open": opened,
             "views.push": client.views_push(trigger_id=slack.issue_trigger(alice), view=modal),
             "views.update": client.views_update(view_id=opened["view"]["id"], view=modal),

@@ -51,6 +51,7 @@ def test_every_due_handler_is_registered() -> None:
         "key_rotation.daily_scan",
         "key_rotation.retire_old_keys",
         "people.refresh_roles",
+        "triage.retrain",
     ]
 
 

@@ -246,6 +246,23 @@ def test_escalate(actor: Actor, expected: Why) -> None:
         assert "try again" in verdict.message and "Only" not in verdict.message
 
 
+INTAKE = [
+    (HANK, Why.ALLOWED),
+    (HEIDI, Why.NOT_ALLOWED),  # IT admins escalate with the shortcut; an emoji is the help desk's
+    (CAROL, Why.NOT_ALLOWED),
+    (replace(CAROL, unconfirmed=frozenset({"helpdesk"})), Why.CHECK_LIVE),
+    (replace(CAROL, email=None), Why.NOT_ALLOWED),
+]
+
+
+@pytest.mark.parametrize(("actor", "expected"), INTAKE)
+def test_intake_by_emoji(actor: Actor, expected: Why) -> None:
+    verdict = p.intake(actor)
+    assert verdict.why is expected
+    if expected is Why.NOT_ALLOWED:
+        assert "Only the help desk" in verdict.message
+
+
 @pytest.mark.parametrize(("actor", "expected"), [(FRANK, Why.ALLOWED), (HEIDI, Why.ALLOWED), (HANK, Why.NOT_ALLOWED)])
 def test_im_on_it(actor: Actor, expected: Why) -> None:
     assert p.take_escalation(actor, "Operations", ["frank@example.com", "peggy@example.com"]).why is expected

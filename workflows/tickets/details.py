@@ -68,8 +68,14 @@ class TicketDetails(RequestDetails):
     kinds: ClassVar[tuple[str, ...]] = ("it_request", "escalation")
 
     team: str  # (the base's field) every ticket is routed to a team
-    team_how: str = "default"  # how triage chose it: chosen | channel | keywords | default
-    team_matched: list[str] = []  # the keywords that chose it
+    team_how: str = "default"  # how triage chose it: chosen | asked | channel | model | keywords | default
+    # The keywords (keywords), or the classifier's words (model), that chose it; asked: those of the classifier's guess
+    team_matched: list[str] = []
+    # The team classifier's view (model, asked; left out otherwise): its calibrated probability of its likeliest team,
+    # its second likeliest team, and (asked) its likeliest one; the requester picked `team` between the last two.
+    team_confidence: float | None = Field(default=None, exclude_if=lambda v: v is None)
+    team_runner_up: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    team_guess: str | None = Field(default=None, exclude_if=lambda v: v is None)
     urgency: str = triage.DEFAULT_URGENCY  # a key of triage.URGENCIES
     reference: str = ""  # a ticket or link the requester gave
     origin: Origin = Origin()

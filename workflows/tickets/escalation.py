@@ -11,6 +11,7 @@ compare-and-set, so two clicks give one acknowledgement; every copy of the card 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -103,26 +104,31 @@ def _dri_slack_ids(team_key: str) -> list[tuple[str, str | None]]:
 
 
 # --- the modal's permalink ----------------------------------------------------------------------
-def show_permalink(dispatcher: Dispatcher, view_id: str, view: dict[str, Any], channel: str, ts: str) -> None:
-    """After the escalation modal opened (chat.getPermalink may not run before the ack)."""
-    dispatcher.enqueue("escalation_modal_permalink", f"permalink-{view_id}", view_id, view, channel, ts)
+def show_permalink(
+    dispatcher: Dispatcher, view_id: str, view: dict[str, Any], channel: str, ts: str, view_hash: str | None = None
+) -> None:
+    """After the escalation modal opened (chat.getPermalink may not run before the ack). `view_hash` is the opened
+    view's: once the requester submitted or triage asked them to pick a team, the modal is left alone."""
+    dispatcher.enqueue("escalation_modal_permalink", f"permalink-{view_id}", view_id, view, channel, ts, view_hash)
 
 
 @durable("escalation_modal_permalink")
-def escalation_modal_permalink(view_id: str, view: dict[str, Any], channel: str, ts: str) -> None:
-    _fill_permalink(view_id, view, channel, ts)
+def escalation_modal_permalink(
+    view_id: str, view: dict[str, Any], channel: str, ts: str, view_hash: str | None = None
+) -> None:
+    _fill_permalink(view_id, view, channel, ts, view_hash)
 
 
 @step("workflows.escalation._fill_permalink", retries_allowed=True, max_attempts=3, interval_seconds=0.5)
-def _fill_permalink(view_id: str, view: dict[str, Any], channel: str, ts: str) -> None:
+def _fill_permalink(view_id: str, view: dict[str, Any], channel: str, ts: str, view_hash: str | None = None) -> None:
     slack = runtime.current().slack
     try:
         permalink: str | None = slack.permalink(channel, ts)
     except SlackCallError:
         permalink = None
     try:
-        slack.update_view(view_id, triage_views.with_permalink(view, permalink))
-    except SlackCallError as exc:  # submitted or closed meanwhile: filing finds the link itself
+        slack.update_view(view_id, triage_views.with_permalink(view, permalink), view_hash=view_hash)
+    except SlackCallError as exc:  # submitted, closed or replaced meanwhile: filing finds the link itself
         log.info("escalation modal %s not updated: %s", view_id, exc.error)
 
 
@@ -167,33 +173,34 @@ def _create(request_id: int) -> int | None:
         return esc.id
 
 
-def _escalation_and_copies(escalation_id: int, audience: str) -> tuple[Escalation, int]:
-    """The escalation and how many copies of its card went to `audience` ("dri" or "channel") so far."""
+def _escalation_and_copies(escalation_id: int, audience: str) -> tuple[Escalation, Counter[str]]:
+    """The escalation and how many copies of its card went to `audience` ("dri" or "channel"), by channel."""
     with runtime.current().db.session() as session:
         esc = session.get(Escalation, escalation_id)
         assert esc is not None
-        copies = len(
-            session.exec(
-                select(EscalationCard)
-                .where(EscalationCard.escalation_id == escalation_id)
-                .where(EscalationCard.audience == audience)
-            ).all()
-        )
-    return esc, copies
+        channels = session.exec(
+            select(EscalationCard.channel_id)
+            .where(EscalationCard.escalation_id == escalation_id)
+            .where(EscalationCard.audience == audience)
+        ).all()
+    return esc, Counter(channels)
 
 
 @step("workflows.escalation._page_dris", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _page_dris(escalation_id: int, page: int) -> None:
-    """DM the card to each DRI who has not got this page yet."""
+    """DM the card to each DRI who has not got this page yet (counted per DRI: a DRI of a team the escalation
+    was moved to gets the card at the next page, however many the first team's DRIs got)."""
     esc, have = _escalation_and_copies(escalation_id, "dri")
     if esc.acked_at is not None:
         return
     note = "" if page == 1 else ":bell: *Reminder:* nobody has picked this up yet."
-    targets = [(email, sid) for email, sid in _dri_slack_ids(esc.team) if sid]
-    dms_before = (page - 1) * len(targets)
-    for email, slack_id in targets[max(0, have - dms_before) :]:
+    for email, slack_id in _dri_slack_ids(esc.team):
+        if not slack_id:
+            continue
         try:
-            _post_copy(escalation_id, runtime.current().slack.dm_channel(slack_id or ""), "dri", note)
+            channel = runtime.current().slack.dm_channel(slack_id)
+            if have[channel] < page:
+                _post_copy(escalation_id, channel, "dri", note)
         except SlackCallError as exc:
             if exc.passing:
                 raise  # the step retries; copies already made are not made again
@@ -203,8 +210,8 @@ def _page_dris(escalation_id: int, page: int) -> None:
 @step("workflows.escalation._page_channel", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
 def _page_channel(escalation_id: int, page: int) -> None:
     """The card in the team channel (first page), or a louder post there (last page)."""
-    esc, posted = _escalation_and_copies(escalation_id, "channel")
-    if esc.acked_at is not None or posted >= (1 if page == 1 else 2):
+    esc, copies = _escalation_and_copies(escalation_id, "channel")
+    if esc.acked_at is not None or sum(copies.values()) >= (1 if page == 1 else 2):
         return
     _, channel = _view(escalation_id)
     note = ""

@@ -3,10 +3,14 @@ to an existing issue. Every piece of user or Slack text goes through `gitlab_saf
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.db.models import Request
 from bot.gitlab_text import gitlab_safe, gitlab_title
 from bot.policy import Team
+from workflows.engine import runtime
 from workflows.tickets import triage
+from workflows.tickets.details import TicketDetails
 from workflows.tickets.filing_record import ticket_details
 
 
@@ -19,15 +23,34 @@ def _requester(req: Request) -> str:
     return gitlab_safe(ticket_details(req).requester_name or req.requester_email, limit=200)
 
 
+def team_line(d: TicketDetails, team: Team, name_of: Callable[[str | None], str]) -> str:
+    """Which team, and why: e.g. "Integrations (matched: netsuite, sync; 91% sure)". When the requester picked it
+    because triage was unsure, what the classifier would have guessed, and how sure it was (`name_of`: a team's
+    name by its key)."""
+    choice = triage.TeamChoice(team.key, d.team_how, tuple(d.team_matched), d.team_confidence, d.team_runner_up)
+    line = choice.describe(team.name)
+    if d.team_how != "asked" or d.team_guess is None:
+        return line
+    guess = name_of(d.team_guess)
+    sure = f", {d.team_confidence:.0%} sure" if d.team_confidence is not None else ""
+    why = f" (matched: {', '.join(d.team_matched)})" if d.team_matched else ""
+    other = f" over {name_of(d.team_runner_up)}" if d.team_runner_up else ""
+    return f"{line}; triage leaned to {guess}{sure}{why}{other}"
+
+
+def _team_name(key: str | None) -> str:
+    team = runtime.current().policy.teams.get(key or "")
+    return team.name if team is not None else str(key)
+
+
 def issue_body(req: Request, team: Team, missing_dris: list[str]) -> str:
     """The issue description."""
     d = ticket_details(req)
-    choice = triage.TeamChoice(team.key, d.team_how, tuple(d.team_matched))
     urgency_label, priority = triage.URGENCIES.get(d.urgency, triage.URGENCIES[triage.DEFAULT_URGENCY])
     lines = [
         f"**Request:** {req.ref} · {'Escalation' if req.kind == 'escalation' else 'IT request'} filed from Slack",
         f"**Requester:** {_requester(req)} ({req.requester_email})",
-        f"**Team:** {gitlab_safe(choice.describe(team.name), limit=500)}",
+        f"**Team:** {gitlab_safe(team_line(d, team, _team_name), limit=500)}",
         f"**Urgency:** {urgency_label} (priority::{priority})",
     ]
     if d.permalink:

@@ -88,6 +88,7 @@ def _message_json(slack: SlackStandIn, message: Message, replies: list[Message])
         "attachments": message.attachments,
         "edited": message.edited_ts is not None,
         "permalink": slack.permalink(message),
+        "reactions": message.reactions_api(),
     }
     if replies:
         out["replies"] = [_message_json(slack, r, []) for r in replies]

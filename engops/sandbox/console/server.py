@@ -28,7 +28,7 @@ from engops.sandbox.console.panel import AwsPanel, gitlab_panel, google_panel, o
 from engops.sandbox.console.screen import screen, workspace
 from engops.sandbox.slack.blocks import EXTERNAL_SELECTS, state_value, stateful_elements
 from engops.sandbox.slack.errors import SlackProtocolError
-from engops.sandbox.slack.model import ViewRecord
+from engops.sandbox.slack.model import Message, ViewRecord
 from engops.sandbox.slack_driver import DriverResponse, SlackDriver, SlackDriverError
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ class ConsoleApp:
             "close": self.close,
             "shortcut": self.shortcut,
             "home": self.open_home,
+            "react": self.react,
+            "unreact": self.unreact,
         }
         self.url_map = Map(
             [
@@ -344,6 +346,26 @@ class ConsoleApp:
         if callback_id not in GLOBAL_SHORTCUTS:
             raise ConsoleError(f"no global shortcut {callback_id!r}")
         return self._answer(self._driver.global_shortcut(user, callback_id))
+
+    def _reacted_message(self, body: dict[str, Any]) -> tuple[str, Message, str]:
+        user = self._user_id(body.get("user"))
+        try:
+            message = self._stack.slack.message(self._channel_id(body.get("channel")), str(body.get("ts")))
+        except KeyError:
+            raise ConsoleError("that message is gone", 404) from None
+        name = str(body.get("name", "")).strip()
+        if not name:
+            raise ConsoleError("pick an emoji")
+        return user, message, name
+
+    def react(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Add a reaction; the bot hears of it as Slack would tell it (`reaction_added`)."""
+        user, message, name = self._reacted_message(body)
+        return self._answer(self._driver.react(user, message, name))
+
+    def unreact(self, body: dict[str, Any]) -> dict[str, Any]:
+        user, message, name = self._reacted_message(body)
+        return self._answer(self._driver.unreact(user, message, name))
 
     def open_home(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._answer(self._driver.open_home(self._user_id(body.get("user"))))

@@ -20,7 +20,13 @@ What it mirrors, because the bot's correctness depends on it:
   payload shape, delivered from a background thread; failures are recorded, never raised. A note's
   hook says `action: create`, and `action: update` for each edit that changes its text (`user` is
   still its author, `updated_by_id` who edited it); deleting a note sends none. Only the author or a
-  Maintainer may edit or delete a note, nobody a system note.
+  Maintainer may edit or delete a note, nobody a system note;
+- "Move issue" (`POST /projects/:id/issues/:issue_iid/move` with `to_project_id`): refused with
+  MoveService's 400 without Reporter in both projects, for an issue moved before, or to its own
+  project; the new issue (same author, title, text, notes; the labels the target has) is opened in
+  the target project, then the old one gets `moved_to_id` and is closed: an "open" Issue Hook from the
+  target project, then a "close" one from the old project whose `object_attributes.moved_to_id` is
+  the new issue's id (`user`, in both, is who moved it).
 
 Modules, each importing only those above it:
 - `text`: GitLab-flavoured text (markdown lines, quick actions, mentions, references, fuzzy search);

@@ -222,6 +222,7 @@ class GitLabStandIn(StandIn, GitLab):
         self.route(f"{proj}/members/all/<int:user_id>", ["GET"], self._get_member)
         self.route(f"{proj}/issues", ["GET", "POST"], self._issues)
         self.route(f"{proj}/issues/<int:iid>", ["GET", "PUT"], self._issue)
+        self.route(f"{proj}/issues/<int:iid>/move", ["POST"], self._move)
         self.route(f"{proj}/issues/<int:iid>/notes", ["GET", "POST"], self._notes)
         self.route(f"{proj}/issues/<int:iid>/notes/<int:note_id>", ["GET", "PUT", "DELETE"], self._note)
 
@@ -303,6 +304,9 @@ class GitLabStandIn(StandIn, GitLab):
         return self._api(
             request, lambda _r, actor: json_response(self.render.issue(self._find_issue(project_ref, iid)))
         )
+
+    def _move(self, request: Request, project_ref: str, iid: int) -> Response:
+        return self._api(request, self._move_issue_api, project_ref, iid)
 
     def _notes(self, request: Request, project_ref: str, iid: int) -> Response:
         if request.method == "POST":
@@ -439,6 +443,25 @@ class GitLabStandIn(StandIn, GitLab):
             )
         self.update_issue(issue, actor, **changes)
         return json_response(self.render.issue(issue))
+
+    def _move_issue_api(self, request: Request, actor: GitLabUser, project_ref: str, iid: int) -> Response:
+        """`POST /projects/:id/issues/:issue_iid/move` (`to_project_id`, an Integer): 201 with the new issue. The
+        target is found by id whatever the caller may see (404 only when there is none); every refusal after that
+        is MoveService's 400, a project the token's user may not write to (`writable`) or see counting as no
+        permission."""
+        issue = self._find_issue(project_ref, iid)
+        params = merged_params(request)
+        if "to_project_id" not in params:
+            raise bad_request("to_project_id is missing")
+        target_id = parse_int(params["to_project_id"], "to_project_id")
+        target = self.projects.get(target_id)
+        if target is None:
+            raise message_error(404, "404 Project Not Found")
+        source = self.projects[issue.project_id]
+        if not (source.writable and target.writable and target.visible):
+            raise message_error(400, "Cannot move issue due to insufficient permissions!")
+        moved = self.move(issue, actor, target)
+        return json_response(self.render.issue(moved), 201)
 
     def _create_note_api(self, request: Request, actor: GitLabUser, project_ref: str, iid: int) -> Response:
         issue = self._find_issue(project_ref, iid)

@@ -95,6 +95,7 @@ class Issue:
     closed_at: float | None = None
     closed_by_id: int | None = None
     notes: list[Note] = field(default_factory=list)
+    moved_to_id: int | None = None  # the issue (its global id) it was moved to; it is closed
 
 
 @dataclass
@@ -424,6 +425,47 @@ class GitLab:
         self._after_change(project, issue, actor, before)
         return note if text.strip() else None
 
+    def move(self, issue: Issue, actor: GitLabUser, target: Project) -> Issue:
+        """Move `issue` to `target` as Issues::MoveService does: refused (400) unless `actor` may administer issues
+        in both projects (Reporter) and the issue was not moved before, or when `target` is its own project. The
+        new issue keeps the title, text, author, creation time, state, confidentiality and notes; labels whose title
+        exists in `target` and assignees who are members there. Then the old issue gets `moved_to_id` and is closed.
+        Events: the new issue's "open" (in `target`, by `actor`), then the old one's close (`moved_to_id` set)."""
+        project = self.projects[issue.project_id]
+        if issue.moved_to_id is not None or not (self._can_admin(project, actor) and self._can_admin(target, actor)):
+            raise message_error(400, "Cannot move issue due to insufficient permissions!")
+        if target.id == project.id:
+            raise message_error(400, "Cannot move issue to project it originates from!")
+        moved = Issue(
+            id=self._next_id("issue"),
+            iid=max(target.issues, default=0) + 1,
+            project_id=target.id,
+            title=issue.title,
+            description=issue.description,
+            author_id=issue.author_id,
+            labels=sorted({target.labels[t.lower()].title for t in issue.labels if t.lower() in target.labels}),
+            assignee_ids=self._assignable(target, issue.assignee_ids),
+            confidential=issue.confidential,
+            state=issue.state,
+            discussion_locked=issue.discussion_locked,
+            created_at=issue.created_at,
+            closed_at=issue.closed_at,
+            closed_by_id=issue.closed_by_id,
+        )
+        moved.notes = [
+            Note(self._next_id("note"), n.body, n.author_id, n.system, n.created_at, n.updated_at, n.updated_by_id)
+            for n in issue.notes
+        ]
+        self._system_note(moved, actor, f"moved from {project.path_with_namespace}#{issue.iid}")
+        target.issues[moved.iid] = moved
+        self.events.issue_opened(target, moved, actor)
+        before = snapshot(issue)
+        issue.moved_to_id = moved.id
+        self._system_note(issue, actor, f"moved to {target.path_with_namespace}#{moved.iid}")
+        self._apply_changes(project, issue, actor, {"state_event": "close"})
+        self._after_change(project, issue, actor, before)
+        return moved
+
     def delete_note(self, issue: Issue, note: Note, actor: GitLabUser) -> None:
         """GitLab sends no webhook when a note is deleted (Notes::DestroyService)."""
         self._require_note_admin(self.projects[issue.project_id], note, actor)
@@ -434,6 +476,11 @@ class GitLab:
         allowed = note.author_id == actor.id or project.members.get(actor.id, 0) >= MAINTAINER or actor.is_admin
         if note.system or not allowed:
             raise message_error(403, "403 Forbidden")
+
+    @staticmethod
+    def _can_admin(project: Project, actor: GitLabUser) -> bool:
+        """`admin_issue` (moving an issue needs it in both projects): Reporter."""
+        return actor.is_admin or project.members.get(actor.id, 0) >= REPORTER
 
     def _can_set_metadata(self, project: Project, actor: GitLabUser) -> bool:
         """Setting an issue's labels and assignees (`set_issue_metadata`) needs Reporter."""
@@ -574,6 +621,11 @@ class GitLab:
     def relabel(self, project: str, iid: int, *, add: Iterable[str] = (), remove: Iterable[str] = (), by: str) -> None:
         changes = {"add_labels": list(add), "remove_labels": list(remove)}
         self._as_user(by, lambda actor: self.update_issue(self.issue_obj(project, iid), actor, **changes))
+
+    def move_issue(self, project: str, iid: int, to: str, *, by: str) -> int:
+        """Move the issue to the project `to` as `by` ("Move issue" in GitLab's UI); the new issue's iid."""
+        with self.lock:
+            return self.move(self.issue_obj(project, iid), self.user_by_username(by), self.project(to)).iid
 
     def _as_user(self, username: str, action: Callable[[GitLabUser], object]) -> None:
         with self.lock:

@@ -161,7 +161,7 @@ class Renderer:
                 "full": f"{project.path_with_namespace}#{issue.iid}",
             },
             "severity": "UNKNOWN",
-            "moved_to_id": None,
+            "moved_to_id": issue.moved_to_id,
             "service_desk_reply_to": None,
         }
 

@@ -295,6 +295,8 @@ class Webhooks:
             "discussion_locked": issue.discussion_locked,
             "due_date": None,
             "milestone_id": None,
+            "moved_to_id": issue.moved_to_id,
+            "duplicated_to_id": None,
             "state_id": 2 if issue.state == "closed" else 1,
             "state": issue.state,
             "type": "Issue",

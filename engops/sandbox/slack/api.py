@@ -27,6 +27,7 @@ from engops.sandbox.slack.model import Channel, Ephemeral, Message, ViewRecord
 from engops.sandbox.slack.scopes import (
     EMAIL_SCOPE,
     HISTORY_SCOPES,
+    INFO_SCOPES,
     METHOD_SCOPES,
     OPEN_SCOPES,
     require_scope,
@@ -83,6 +84,8 @@ METHODS: dict[str, MethodSpec] = {
     "conversations.replies": _spec(
         "channel ts latest oldest inclusive limit cursor", json_body=False, read=True, tier=3
     ),
+    "conversations.info": _spec("channel include_locale include_num_members", json_body=False, read=True, tier=3),
+    "reactions.add": _spec("channel name timestamp", tier=3),
 }
 
 
@@ -398,6 +401,62 @@ class SlackStandIn(SlackWorkspace):
             raise SlackError("thread_not_found")
         thread = [parent] + [m for m in self._messages[channel.id] if m.replies_to(parent.ts)]
         return self._page(thread, args, newest_first=False)
+
+    def _m_conversations_info(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
+        channel = self._resolve_for_api(require(args, "channel", "channel_not_found"), names=False, users=False)
+        require_scope(granted, INFO_SCOPES[channel.kind])
+        if channel.kind == "group" and not channel.bot_member:
+            raise SlackError("channel_not_found")  # a private channel is invisible to an app outside it
+        return {"channel": self._conversation_api(channel)}
+
+    def _conversation_api(self, channel: Channel) -> dict[str, Any]:
+        """A conversation as conversations.info shows it."""
+        created = 1_700_000_000
+        out: dict[str, Any] = {
+            "id": channel.id,
+            "created": created,
+            "is_archived": False,
+            "is_im": channel.is_im,
+            "is_org_shared": False,
+            "context_team_id": self.team_id,
+            "updated": created * 1000,
+        }
+        if channel.is_im:
+            return {**out, "user": channel.im_user, "is_user_deleted": False, "priority": 0}
+        blank = {"value": "", "creator": "", "last_set": 0}
+        return {
+            **out,
+            "name": channel.name,
+            "name_normalized": channel.name,
+            "creator": self.bot_user_id,
+            "is_channel": channel.kind == "channel",
+            "is_group": channel.kind == "group",
+            "is_mpim": channel.kind == "mpim",
+            "is_private": channel.kind in ("group", "mpim"),
+            "is_general": channel.name == "general",
+            "is_shared": False,
+            "is_ext_shared": False,
+            "is_pending_ext_shared": False,
+            "is_member": channel.bot_member,
+            "unlinked": 0,
+            "parent_conversation": None,
+            "shared_team_ids": [self.team_id],
+            "pending_shared": [],
+            "pending_connected_team_ids": [],
+            "previous_names": [],
+            "topic": blank,
+            "purpose": blank,
+        }
+
+    def _m_reactions_add(self, args: dict[str, Any], granted: frozenset[str]) -> dict[str, Any]:
+        channel = self._resolve_for_api(require(args, "channel", "channel_not_found"), names=False, users=False)
+        timestamp = require(args, "timestamp", "no_item_specified")
+        try:
+            _ts_key(timestamp)
+        except ValueError:
+            raise SlackError("bad_timestamp") from None
+        self._add_reaction(self.bot_user_id, channel.id, timestamp, require(args, "name", "invalid_name"))
+        return {}
 
     def _page(self, messages: list[Message], args: dict[str, Any], newest_first: bool) -> dict[str, Any]:
         inclusive = as_bool(args.get("inclusive", False))

@@ -97,6 +97,7 @@ class Message:
     reply_broadcast: bool = False
     edits: list[dict[str, Any]] = field(default_factory=list)  # earlier versions, oldest first
     edited_ts: str | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji name -> who reacted, in order
 
     @property
     def is_reply(self) -> bool:
@@ -122,7 +123,13 @@ class Message:
             out["thread_ts"] = self.thread_ts
         if self.edited_ts:
             out["edited"] = {"user": self.user, "ts": self.edited_ts}
+        if self.reactions:
+            out["reactions"] = self.reactions_api()
         return out
+
+    def reactions_api(self) -> list[dict[str, Any]]:
+        """`reactions` as Slack shows them on a message: each emoji with its count and who added it."""
+        return [{"name": name, "users": list(users), "count": len(users)} for name, users in self.reactions.items()]
 
 
 @dataclass

@@ -8,6 +8,11 @@ table against it):
   the conversation's type (`mpim:history` for a group DM), and so does conversations.open (`im:write` for a
   1:1 DM, `mpim:write` for a group DM).
 - users.info needs `users:read`; without `users:read.email` the answer has no `profile.email`.
+- conversations.info lists the four `*:read` scopes as if any would do; Slack wants the one of the conversation's
+  type, as for history.
+
+Events are delivered by the same rule (Slack's Events API docs, each event's "Required scopes"): an app subscribed
+to an event whose token lacks its scope is not sent it (`EVENT_SCOPES`; the driver holds to it).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from engops.sandbox.slack.errors import SlackError
 # A conversation's type as Slack's scopes name it: public channel, private channel, group DM, DM.
 HISTORY_SCOPES = {"channel": "channels:history", "group": "groups:history", "mpim": "mpim:history", "im": "im:history"}
 OPEN_SCOPES = {"im": "im:write", "mpim": "mpim:write"}
+INFO_SCOPES = {"channel": "channels:read", "group": "groups:read", "mpim": "mpim:read", "im": "im:read"}
 
 # Method -> the scopes it accepts (any one will do before the conversation is known); empty: none needed.
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
@@ -34,6 +40,15 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.open": tuple(OPEN_SCOPES.values()),
     "conversations.history": tuple(HISTORY_SCOPES.values()),
     "conversations.replies": tuple(HISTORY_SCOPES.values()),
+    "conversations.info": tuple(INFO_SCOPES.values()),
+    "reactions.add": ("reactions:write",),
+}
+
+# Event -> the scope a token needs to be sent it; empty: none beyond the subscription.
+EVENT_SCOPES: dict[str, tuple[str, ...]] = {
+    "app_home_opened": (),
+    "reaction_added": ("reactions:read",),
+    "reaction_removed": ("reactions:read",),
 }
 
 EMAIL_SCOPE = "users:read.email"

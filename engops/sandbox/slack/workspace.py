@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -24,7 +25,85 @@ from engops.sandbox.slack.model import Channel, Ephemeral, Message, ResponseUrl,
 MODAL_STACK_MAX = 3
 TRIGGER_TTL = 3.0
 
-POLICY_CHANNELS = ("general", "bt-engineering-access-manager", "infra-access-requests", "bt-integrations", "it-engops")
+# The demo's channels: #general, the teams' channels of policy.example.yaml, and its help-desk intake channel.
+POLICY_CHANNELS = (
+    "general",
+    "bt-engineering-access-manager",
+    "infra-access-requests",
+    "bt-integrations",
+    "it-engops",
+    "it-help",
+)
+
+# Emoji names reactions may use: a sample of Slack's standard set (`add_emoji` adds a workspace's custom ones).
+# Slack answers any other name `invalid_name`; it stores `thumbsup` as `+1` and `thumbsdown` as `-1`.
+STANDARD_EMOJI = frozenset(
+    {
+        "eyes",
+        "white_check_mark",
+        "heavy_check_mark",
+        "ballot_box_with_check",
+        "+1",
+        "-1",
+        "ok_hand",
+        "tada",
+        "raised_hands",
+        "pray",
+        "clap",
+        "wave",
+        "fire",
+        "rocket",
+        "heart",
+        "joy",
+        "smile",
+        "slightly_smiling_face",
+        "thinking_face",
+        "sweat_smile",
+        "100",
+        "x",
+        "warning",
+        "ticket",
+        "hourglass",
+        "hourglass_flowing_sand",
+        "memo",
+        "mag",
+        "rotating_light",
+        "sos",
+        "speech_balloon",
+        "question",
+        "exclamation",
+        "point_up",
+        "muscle",
+        "star",
+        "sparkles",
+        "bulb",
+        "zap",
+        "construction",
+        "white_circle",
+        "red_circle",
+        "large_green_circle",
+        "no_entry",
+        "no_entry_sign",
+        "lock",
+        "key",
+        "bug",
+        "robot_face",
+        "handshake",
+        "raising_hand",
+        "computer",
+        "link",
+        "pushpin",
+        "bell",
+        "calendar",
+        "alarm_clock",
+        "ship",
+        "package",
+    }  # fmt: skip
+)
+EMOJI_ALIASES = {"thumbsup": "+1", "thumbsdown": "-1"}
+_EMOJI_NAME = re.compile(r"(?P<base>[a-z0-9_+'-]{1,100})(?P<tone>::skin-tone-[2-6])?")
+MAX_DISTINCT_REACTIONS = 50  # on one message: Slack answers `too_many_emoji` beyond
+MAX_REACTIONS_PER_PERSON = 23  # by one person on one message: `too_many_reactions` beyond
 
 
 class SlackWorkspace(StandIn):
@@ -70,6 +149,7 @@ class SlackWorkspace(StandIn):
         self._homes: dict[str, str] = {}  # user id -> home view id
         self._triggers: dict[str, Trigger] = {}
         self._response_urls: dict[str, ResponseUrl] = {}
+        self.custom_emoji: set[str] = set()
         self.add_user(bot_user_id, bot_name, "EngOps Bot", "", is_bot=True)
 
     @classmethod
@@ -126,6 +206,11 @@ class SlackWorkspace(StandIn):
             self.channels[channel.id] = channel
             self._messages[channel.id] = []
             return channel
+
+    def add_emoji(self, name: str) -> None:
+        """A custom emoji of this workspace, usable in reactions."""
+        with self.lock:
+            self.custom_emoji.add(name)
 
     def add_group_dm(self, *user_refs: str) -> Channel:
         """A group DM (mpim) of these people and the bot, named as Slack names it (mpdm-a--b--c-1)."""
@@ -252,6 +337,66 @@ class SlackWorkspace(StandIn):
         if attachments is not None:
             message.attachments = attachments
         message.edited_ts = self._new_ts()
+
+    # --- reactions ---------------------------------------------------------------------------
+    def emoji_name(self, name: str) -> str:
+        """The emoji name as Slack stores it; `invalid_name` for one it does not know (colons included)."""
+        found = _EMOJI_NAME.fullmatch(name)
+        if found is None:
+            raise SlackError("invalid_name")
+        base = EMOJI_ALIASES.get(found["base"], found["base"])
+        if base not in STANDARD_EMOJI and base not in self.custom_emoji:
+            raise SlackError("invalid_name")
+        return base + (found["tone"] or "")
+
+    def _add_reaction(self, user_id: str, channel_id: str, ts: str, name: str) -> Message:
+        """`user_id` reacts with `name` to a message, as Slack refuses or records it. The caller holds the lock."""
+        emoji = self.emoji_name(name)
+        message = self._find(channel_id, ts)
+        if message is None:
+            raise SlackError("message_not_found")
+        users = message.reactions.get(emoji, [])
+        if user_id in users:
+            raise SlackError("already_reacted")
+        if emoji not in message.reactions and len(message.reactions) >= MAX_DISTINCT_REACTIONS:
+            raise SlackError("too_many_emoji")
+        if sum(user_id in who for who in message.reactions.values()) >= MAX_REACTIONS_PER_PERSON:
+            raise SlackError("too_many_reactions")
+        message.reactions[emoji] = [*users, user_id]
+        return message
+
+    def _remove_reaction(self, user_id: str, channel_id: str, ts: str, name: str) -> Message:
+        emoji = self.emoji_name(name)
+        message = self._find(channel_id, ts)
+        if message is None:
+            raise SlackError("message_not_found")
+        users = message.reactions.get(emoji, [])
+        if user_id not in users:
+            raise SlackError("no_reaction")
+        left = [u for u in users if u != user_id]
+        if left:
+            message.reactions[emoji] = left
+        else:
+            del message.reactions[emoji]
+        return message
+
+    def react(self, user_ref: str, channel_ref: str, ts: str, name: str) -> Message:
+        """A person adds a reaction (SlackError as Slack would refuse it: already_reacted, invalid_name, ...)."""
+        user, channel = self.user(user_ref), self.channel(channel_ref)
+        with self.lock:
+            return self._add_reaction(user.id, channel.id, ts, name)
+
+    def unreact(self, user_ref: str, channel_ref: str, ts: str, name: str) -> Message:
+        """A person takes their reaction back (SlackError `no_reaction` when they had none)."""
+        user, channel = self.user(user_ref), self.channel(channel_ref)
+        with self.lock:
+            return self._remove_reaction(user.id, channel.id, ts, name)
+
+    def reactions(self, channel_ref: str, ts: str) -> dict[str, list[str]]:
+        """A message's reactions: emoji name -> the ids of who added it, in order."""
+        message = self.message(channel_ref, ts)
+        with self.lock:
+            return {name: list(users) for name, users in message.reactions.items()}
 
     def permalink(self, message: Message) -> str:
         link = f"https://{self.team_domain}.slack.com/archives/{message.channel}/p{message.ts.replace('.', '')}"

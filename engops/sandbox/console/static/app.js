@@ -2,13 +2,15 @@
 // shortcuts, click, fill in modals, open the App Home, and watch the stand-ins in the side panel.
 // Everything the person does goes to /api/* and from there, through SlackDriver, to the bot.
 import { h, initialState, isEmptyState, rawValue, renderAttachments, renderBlocks } from "./blocks.js";
-import { renderMrkdwn, setNameResolvers } from "./mrkdwn.js";
+import { emojify, renderMrkdwn, setNameResolvers } from "./mrkdwn.js";
 
 const SCREEN_POLL_MS = 700;
 const PANEL_POLL_MS = 1500;
 const EXTERNAL = new Set(["external_select", "multi_external_select"]);
 const TEXT_INPUTS = new Set(["plain_text_input", "email_text_input", "url_text_input", "number_input"]);
 const REQUIRED = "Please complete this required field.";
+// The quick reactions offered by a message's 🙂 button (Slack's client offers these and a full picker).
+const QUICK_REACTIONS = ["eyes", "white_check_mark", "+1", "raised_hands", "tada", "ticket", "fire", "heart"];
 
 const params = new URLSearchParams(location.search);
 const S = {
@@ -246,7 +248,34 @@ function messageActions(conv, item, threadTs = item.ts) {
     h("button", { class: "menu-item", type: "button", onclick: () => { menu.classList.add("hidden"); navigator.clipboard?.writeText(item.permalink); toast("Link copied", "info"); } }, "🔗 Copy link"));
   const more = h("button", { class: "msg-more", type: "button", title: "More actions" }, "⋯");
   more.addEventListener("click", (e) => { e.stopPropagation(); document.querySelectorAll(".menu").forEach((m) => m !== menu && m.classList.add("hidden")); menu.classList.toggle("hidden"); });
-  return h("div", { class: "msg-actions" }, more, menu);
+  const picker = h("div", { class: "menu emoji-picker hidden" },
+    ...QUICK_REACTIONS.map((name) => h("button", {
+      class: "emoji-choice", type: "button", title: `:${name}:`, dataset: { emoji: name },
+      onclick: () => { picker.classList.add("hidden"); react(conv, item, name, false); },
+    }, emojify(`:${name}:`))));
+  const smiley = h("button", { class: "msg-more msg-react", type: "button", title: "Add reaction" }, "🙂");
+  smiley.addEventListener("click", (e) => { e.stopPropagation(); document.querySelectorAll(".menu").forEach((m) => m !== picker && m.classList.add("hidden")); picker.classList.toggle("hidden"); });
+  return h("div", { class: "msg-actions" }, smiley, more, picker, menu);
+}
+
+// --- reactions -------------------------------------------------------------------------------------------------
+function react(conv, item, name, mine) {
+  api(mine ? "unreact" : "react", { channel: conv.id, ts: item.ts, name }).catch(() => {});
+}
+
+// The reactions under a message, as Slack shows them: each emoji with its count; yours highlighted (click: take it
+// back), others' a click adds yours.
+function reactionsRow(conv, item) {
+  if (!item.reactions?.length) return null;
+  return h("div", { class: "reactions" }, item.reactions.map((r) => {
+    const mine = r.users.includes(S.me);
+    const [base] = r.name.split("::");
+    return h("button", {
+      class: `reaction ${mine ? "mine" : ""}`, type: "button", dataset: { reaction: r.name },
+      title: `${r.users.map(displayName).join(", ")} reacted with :${r.name}:`,
+      onclick: () => react(conv, item, r.name, mine),
+    }, h("span", { class: "reaction-emoji" }, emojify(`:${base}:`)), h("span", { class: "reaction-count" }, String(r.count)));
+  }));
 }
 
 function messageContent(item, surface) {
@@ -274,7 +303,7 @@ function renderMessage(conv, item) {
       h("div", { class: "msg-head" }, h("span", { class: "author" }, displayName(r.user)),
         r.is_bot ? h("span", { class: "app-badge" }, "APP") : null, h("span", { class: "time" }, tsTime(r.ts)),
         r.edited ? h("span", { class: "edited" }, "(edited)") : null),
-      messageContent(r, { type: "message", channel: conv.id, ts: r.ts })), messageActions(conv, r, item.ts)));
+      messageContent(r, { type: "message", channel: conv.id, ts: r.ts }), reactionsRow(conv, r)), messageActions(conv, r, item.ts)));
   let replyBox = null;
   if (S.openThread === item.ts) {
     const input = h("input", { class: "bk-text thread-input", placeholder: "Reply…" });
@@ -296,7 +325,7 @@ function renderMessage(conv, item) {
       h("div", { class: "msg-head" }, h("span", { class: "author" }, displayName(item.user)),
         item.is_bot ? h("span", { class: "app-badge" }, "APP") : null, h("span", { class: "time" }, tsTime(item.ts)),
         item.edited ? h("span", { class: "edited" }, "(edited)") : null),
-      messageContent(item, surface), thread),
+      messageContent(item, surface), reactionsRow(conv, item), thread),
     messageActions(conv, item));
 }
 

@@ -21,6 +21,9 @@ const EMOJI = {
   white_circle: "⚪", black_circle: "⚫", new: "🆕", lock_with_ink_pen: "🔏", label: "🏷️", card_index: "📇",
   chart_with_upwards_trend: "📈", moneybag: "💰", wave_dash: "〰️", checkered_flag: "🏁", hourglass_done: "⌛",
   heavy_exclamation_mark: "❗", grey_question: "❔", arrows_clockwise: "🔃", broom: "🧹", calling: "📲",
+  raised_hands: "🙌", heart: "❤️", pray: "🙏", clap: "👏", "-1": "👎", thinking_face: "🤔", joy: "😂", smile: "😄",
+  slightly_smiling_face: "🙂", 100: "💯", muscle: "💪", zap: "⚡", bug: "🐛", handshake: "🤝", point_up: "☝️",
+  ballot_box_with_check: "☑️", sweat_smile: "😅", ship: "🚢",
 };
 
 const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">" };
