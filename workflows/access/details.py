@@ -17,6 +17,7 @@ class AccessDetails(RequestDetails):
     duration_label: str = "until revoked"  # the duration as the requester wrote it, for the card
     grant_active: bool = False  # the grant was made and has not ended (the card offers Revoke now)
     okta_user_id: str | None = None  # the account added (its grant removes this one, whatever the email names later)
+    extended_request_id: int | None = None  # approved for a group held already: the request whose grant it extended
 
     @property
     def duration(self) -> timedelta | None:

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot import audit, permissions
 from bot.db import queries
@@ -97,8 +97,11 @@ class AccessKind:
             raise PlanError(f"the Okta group {group_name} does not exist.")
         member = any(g.id == group.id for g in okta.list_user_groups(user.id))
         who = subject if user.login.lower() == subject.lower() else f"{subject} (Okta login {user.login})"
-        lines = [f"Okta: add {who} to {group_name}" + (" (already a member; nothing to add)" if member else "")]
         duration = _duration(req)
+        held = _held_grant(subject, group_name, req.id)
+        if held is not None:
+            return [_extension_line(who, group_name, held, duration, runtime.current().clock.now())]
+        lines = [f"Okta: add {who} to {group_name}" + (" (already a member; nothing to add)" if member else "")]
         if duration:
             lines.append(f"Okta: remove {subject} from {group_name} again after {describe_duration(duration)}")
         else:
@@ -118,6 +121,74 @@ class AccessKind:
 
 
 register_kind(AccessKind())
+
+
+# --- a grant the requester already holds: extended, not doubled (SPEC §6.2) -------------------------
+def _held_grant(subject: str, group: str, request_id: int | None) -> Grant | None:
+    """The active grant the bot made of `group` to `subject` for another request, if any."""
+    with runtime.current().db.session() as session:
+        return _held_grant_in(session, subject, group, request_id)
+
+
+def _held_grant_in(session: Session, subject: str, group: str, request_id: int | None) -> Grant | None:
+    return session.exec(
+        select(Grant)
+        .where(Grant.user_email == subject)
+        .where(Grant.okta_group == group)
+        .where(Grant.status == "active")
+        .where(Grant.request_id != request_id)
+        .order_by(col(Grant.id))
+    ).first()
+
+
+def _extension_line(who: str, group: str, held: Grant, duration: timedelta | None, now: datetime) -> str:
+    """What approving does to the grant held already: the card's plan line."""
+    was = f"REQ-{held.request_id}"
+    if held.expires_at is None:
+        return f"Okta: {who} already holds {group} until revoked ({was}): nothing to add or extend"
+    ending = f"{held.expires_at:%Y-%m-%d %H:%M UTC}"
+    if duration is None:
+        return f"Okta: extends the grant of {group} to {who} ending {ending} ({was}) to no end date (until revoked)"
+    to = now + duration
+    later = "" if to > held.expires_at else "; it already ends later, so it stays as it is"
+    return (
+        f"Okta: extends the grant of {group} to {who} ending {ending} ({was}) to {to:%Y-%m-%d %H:%M UTC}"
+        f" ({describe_duration(duration)} after approval{later})"
+    )
+
+
+def _extend(session: Session, req: Request, held: Grant, expires: datetime | None, now: datetime) -> str:
+    """Approval of a request for a group the subject holds through the bot: that grant gets the later end."""
+    before = held.expires_at
+    after = None if expires is None or before is None else max(before, expires)
+    if after != before:
+        held.expires_at = after
+        held.warned_day = held.warned_hour = False  # the warnings are for the new end
+        session.add(held)
+    details = details_of(req, AccessDetails)
+    details.extended_request_id = held.request_id
+    details.grant_active = False  # the grant is the earlier request's; its card offers Revoke now
+    store_details(req, details)
+    req.status = RequestStatus.DONE
+    req.version += 1
+    req.updated_at = now
+    session.add(req)
+    audit.append(
+        session,
+        actor="engops-bot",
+        action="access.extended",
+        subject=held.user_email,
+        request_id=req.id,
+        detail={"group": held.okta_group, "grant_of": held.request_id, "from": before, "to": after},
+    )
+    return _extended_text(req, held, now)
+
+
+def _extended_text(req: Request, held: Grant, now: datetime) -> str:
+    if held.expires_at is None:
+        return f"Done: {_subject(req)} holds {_group(req)} until revoked (REQ-{held.request_id}; {req.ref})."
+    until = f"{held.expires_at:%Y-%m-%d %H:%M UTC} ({describe_until(held.expires_at, now)})"
+    return f"Done: {_subject(req)}'s grant of {_group(req)} (REQ-{held.request_id}) now ends {until} ({req.ref})."
 
 
 # --- execution ----------------------------------------------------------------------------------
@@ -177,6 +248,15 @@ def _activate(request_id: int) -> str:
         duration = _duration(req)
         expires = now + duration if duration else None
         subject = _subject(req)
+        take_turns(session, f"grant:{subject}:{_group(req)}")  # two approvals at once: one grant, extended
+        extended = details_of(req, AccessDetails).extended_request_id
+        held = _held_grant_in(session, subject, _group(req), request_id)
+        if extended is not None:  # this step runs again after a crash: extended already
+            grant = session.exec(select(Grant).where(Grant.request_id == extended)).first()
+            assert grant is not None
+            return _extended_text(req, grant, now)
+        if held is not None:
+            return _extend(session, req, held, expires, now)
         slack_id = req.requester_slack_id if subject == req.requester_email else _slack_id_cached(session, subject)
         session.add(
             Grant(
