@@ -10,11 +10,14 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.settings import Mode, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.db.engine import Database
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="EngOps Bot: Slack ChatOps for IT engineering.")
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
@@ -227,16 +230,24 @@ def triage_retrain(
     settings = _settings(Mode.CLI)
     policy = _policy(settings)
     from bot.db.engine import Database
-    from engops.triage_retrain import retrain
+    from engops.triage_retrain import CannotTrain, retrain
 
     who = by or f"cli:{getpass.getuser()}"
-    done = retrain(Database(settings.database_url), policy, by=who, progress=lambda line: typer.echo(line, err=True))
+    try:
+        done = retrain(
+            _migrated(Database(settings.database_url)), policy, by=who, progress=lambda line: typer.echo(line, err=True)
+        )
+    except CannotTrain as exc:
+        raise _fail([f"cannot train the team classifier: {exc}"], code=1) from None
     m = done.measured
     typer.echo(f"learnt from {m.examples} examples and {m.corrections} corrections")
-    typer.echo(
-        "cross-validated accuracy: "
-        f"{m.accuracy_with_corrections:.1%} with the corrections, {m.accuracy_without_corrections:.1%} without"
-    )
+    if m.accuracy_with_corrections is None or m.accuracy_without_corrections is None:
+        typer.echo("cross-validated accuracy: not measured (no labelled requests for these teams yet)")
+    else:
+        typer.echo(
+            "cross-validated accuracy: "
+            f"{m.accuracy_with_corrections:.1%} with the corrections, {m.accuracy_without_corrections:.1%} without"
+        )
     if m.corrections:
         typer.echo(
             f"corrected requests filed right: {m.corrections_right_with:.1%} with, {m.corrections_right_without:.1%} "
@@ -251,13 +262,28 @@ def triage_rollback(by: Annotated[str, typer.Option(help="who rolls back, for th
     """Make the model that was live before the live one live again."""
     settings = _settings(Mode.CLI)
     from bot.db.engine import Database
-    from workflows.tickets.model_store import NothingToRollBackTo, roll_back
+    from workflows.tickets.model_store import NothingToRollBackTo, roll_back, teams_fingerprint
 
+    policy = _policy(settings)
     try:
-        done = roll_back(Database(settings.database_url), by=by or f"cli:{getpass.getuser()}")
+        done = roll_back(_migrated(Database(settings.database_url)), by=by or f"cli:{getpass.getuser()}")
     except NothingToRollBackTo as exc:
         raise _fail([str(exc)], code=1) from None
     typer.echo(f"model v{done.version} is live again (was v{done.previous})")
+    if done.teams_fingerprint != teams_fingerprint(policy):
+        typer.echo(
+            f"note: model v{done.version} was trained for other teams than the policy's: triage uses the keywords "
+            "until `engops triage retrain`"
+        )
+
+
+def _migrated(db: Database) -> Database:
+    """The database, if `engops db upgrade` made its tables; else a clear line and exit 2."""
+    from sqlalchemy import inspect
+
+    if not inspect(db.engine).has_table("triage_model"):
+        raise _fail(["the database has no triage tables yet: run `engops db upgrade` first"])
+    return db
 
 
 @app.command()

@@ -32,21 +32,32 @@ from workflows.tickets.corrections import recorded_corrections
 from workflows.tickets.model_store import StoredModel, make_live, teams_fingerprint
 
 Progress = Callable[[str], None]
+MIN_GROUPS_TO_MEASURE = 10  # fewer labelled requests than this say nothing about accuracy
+
+
+class CannotTrain(Exception):
+    """Nothing to learn two teams apart from (a policy with fewer than two teams that have keywords, a description,
+    examples or corrections)."""
 
 
 @dataclass(frozen=True)
 class Measured:
     examples: int
     corrections: int
-    accuracy_without_corrections: float  # grouped cross-validation, over examples and corrections
-    accuracy_with_corrections: float
+    # grouped cross-validation over the labelled requests (shipped examples and corrections); None when there are
+    # too few of them for these teams (a policy of your own before its first corrections)
+    accuracy_without_corrections: float | None
+    accuracy_with_corrections: float | None
     corrections_right_without: float  # of the corrected requests alone
     corrections_right_with: float
 
     def as_metrics(self) -> dict[str, object]:
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 4)
+
         return {
-            "cv_accuracy_without_corrections": round(self.accuracy_without_corrections, 4),
-            "cv_accuracy_with_corrections": round(self.accuracy_with_corrections, 4),
+            "cv_accuracy_without_corrections": rounded(self.accuracy_without_corrections),
+            "cv_accuracy_with_corrections": rounded(self.accuracy_with_corrections),
             "corrected_requests_right_without": round(self.corrections_right_without, 4),
             "corrected_requests_right_with": round(self.corrections_right_with, 4),
         }
@@ -75,6 +86,8 @@ def training_rows(db: Database | None, policy: Policy) -> tuple[list[Example], l
 
 def measure(trainer: Trainer, shipped: list[Example], own: list[Example], corrections: list[Example]) -> Measured:
     rows = shipped + corrections
+    if len({e.group for e in rows}) < MIN_GROUPS_TO_MEASURE or len({e.team for e in rows + own}) < 2:
+        return Measured(len(shipped) + len(own), len(corrections), None, None, 0.0, 0.0)
     with_them = cross_validate(trainer, rows, train_only=own)
     without = (
         cross_validate(trainer, rows, train_only=own, learn_from=lambda e: e.source != "correction")
@@ -98,6 +111,11 @@ def measure(trainer: Trainer, shipped: list[Example], own: list[Example], correc
 
 def retrain(db: Database, policy: Policy, *, by: str, progress: Progress = lambda _: None) -> Retrained:
     shipped, own, corrections = training_rows(db, policy)
+    if len({e.team for e in shipped + own + corrections}) < 2:
+        raise CannotTrain(
+            "fewer than two teams have keywords, a description, examples or corrections to learn from; "
+            "add `keywords`, `description` or `examples` to the policy's teams"
+        )
     trainer = Trainer(list(policy.teams), policy_concepts(policy))
     progress(f"measuring: grouped cross-validation over {len(shipped)} examples and {len(corrections)} corrections")
     measured = measure(trainer, shipped, own, corrections)

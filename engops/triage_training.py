@@ -222,6 +222,8 @@ class Trainer:
             return np.zeros((0, len(self.teams))), []
         scores = np.zeros((len(examples), len(self.teams)))
         for train, test in GroupKFold(n_splits=folds).split(counts, labels, groups):
+            if len({labels[i] for i in train}) < 2:
+                continue  # nothing to tell apart in this fold: its rows keep even scores
             design = _design([counts[i] for i in train])
             classifier = _fit_linear(design, [labels[i] for i in train], [examples[i].weight for i in train])
             test_design = _design([counts[i] for i in test], design.names, design.idf)
@@ -251,6 +253,10 @@ def cross_validate(
     predictions = [""] * len(examples)
     for train, test in GroupKFold(n_splits=min(folds, len(set(groups)))).split(examples, groups=groups):
         learnt = [examples[i] for i in train if learn_from(examples[i])] + list(train_only)
+        if len({e.team for e in learnt}) < 2:  # one team to learn: it is every prediction
+            for i in test:
+                predictions[i] = learnt[0].team if learnt else ""
+            continue
         model = trainer.fit(learnt, calibrate=False)
         for i in test:
             predictions[i] = model.predict(examples[i].summary, examples[i].details).team

@@ -9,13 +9,20 @@ from typer.testing import CliRunner
 
 from bot.db.engine import Database
 from bot.db.models import TrackedIssue, TriageModel
+from bot.policy import load_policy
 from engops.cli import app as cli
-from engops.sandbox.stack import WEBHOOK_SECRET, Stack
+from engops.sandbox.stack import EXAMPLE_POLICY, WEBHOOK_SECRET, Stack
 from tests.support.gitlab import OPERATIONS
 from tests.support.slack_actions import file_request
 from workflows.tickets import model_store
 from workflows.tickets.corrections import recorded_corrections
 
+RENAMED = {
+    "access-management": "identity",
+    "infrastructure": "cloud",
+    "integrations": "apps",
+    "operations": "workplace",
+}
 MISROUTED = {"Summary": "Lucidchart seat for the design team", "Details": "3 people need to edit diagrams"}
 SAME_KIND = {"Summary": "Lucidchart seats for the design team", "Details": "two designers need to edit diagrams"}
 
@@ -84,3 +91,30 @@ def test_retrain_and_rollback_from_the_command_line(stack: Stack, monkeypatch) -
     assert live is not None and live.version == 1
     again = runner.invoke(cli, ["triage", "rollback"])
     assert again.exit_code == 1 and "no earlier model" in again.output
+
+
+def test_a_policy_of_your_own_is_learnt_from_its_keywords_and_descriptions(stack: Stack, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Team keys the shipped examples do not know: the model learns what the policy says of each team."""
+    assert stack.settings is not None
+    text = EXAMPLE_POLICY.read_text()
+    for old, new in RENAMED.items():
+        text = text.replace(old, new)
+    own = tmp_path / "own-policy.yaml"
+    own.write_text(text)
+    policy = load_policy(own)
+    monkeypatch.setenv("DATABASE_URL", stack.settings.database_url)
+    monkeypatch.setenv("ENGOPS_POLICY", str(own))
+    done = CliRunner().invoke(cli, ["triage", "retrain"])
+    assert done.exit_code == 0, done.output
+    assert "not measured" in done.output and "model v1 is live" in done.output
+    model = model_store.live_model(db_of(stack), policy)
+    assert model is not None and set(model.teams) == set(RENAMED.values())
+    assert model.predict("okta verify push never arrives on my new phone", "").team == "identity"
+    assert model.predict("terraform plan fails on the vpc module", "").team == "cloud"
+
+
+def test_retrain_on_a_database_without_its_tables_says_to_upgrade(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("ENGOPS_POLICY", str(EXAMPLE_POLICY))
+    done = CliRunner().invoke(cli, ["triage", "retrain"])
+    assert done.exit_code == 2 and "run `engops db upgrade` first" in done.output

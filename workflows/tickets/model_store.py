@@ -20,20 +20,22 @@ from importlib import resources
 from sqlmodel import col, select, update
 
 from bot import audit
-from bot.db.engine import Database
+from bot.db.engine import Database, take_turns
 from bot.db.models import TriageModel
 from bot.policy import Policy
 from workflows.tickets import team_model
 from workflows.tickets.team_model import TeamModel
 
 RECHECK_SECONDS = 5.0
+LIVE_LOCK = "triage_model.live"
 SHIPPED_MODEL = "model.json.z"  # in workflows/tickets/examples/
 
 
 def teams_fingerprint(policy: Policy) -> str:
-    """What a model was trained for: the teams with their keywords, descriptions and examples."""
+    """What a model was trained for: the teams with their keywords, descriptions and examples (not their display
+    names, which the model never reads)."""
     teams = {
-        key: [team.name, list(team.keywords), team.description, list(team.examples), team.default]
+        key: [list(team.keywords), team.description, list(team.examples), team.default]
         for key, team in policy.teams.items()
     }
     return hashlib.sha256(json.dumps(teams, sort_keys=True).encode()).hexdigest()[:16]
@@ -82,7 +84,9 @@ def shipped_model() -> TeamModel | None:
 def _refresh(db: Database, cached: _Cached | None, now: float) -> _Cached:
     with db.session() as session:
         row = session.exec(
-            select(TriageModel.id, TriageModel.teams_fingerprint).where(col(TriageModel.live).is_(True))
+            select(TriageModel.id, TriageModel.teams_fingerprint)
+            .where(col(TriageModel.live).is_(True))
+            .order_by(col(TriageModel.id).desc())
         ).first()
     version, fingerprint = (row[0], row[1]) if row is not None else (None, None)
     if cached is not None and cached.version == version:
@@ -110,6 +114,7 @@ def forget_cached() -> None:
 class StoredModel:
     version: int
     previous: int | None
+    teams_fingerprint: str = ""
 
 
 def make_live(
@@ -124,7 +129,10 @@ def make_live(
 ) -> StoredModel:
     """Store a fitted model as a new version and make it live, in one transaction (audited)."""
     with db.session() as session:
-        previous = session.exec(select(TriageModel.id).where(col(TriageModel.live).is_(True))).first()
+        take_turns(session, LIVE_LOCK)  # a retrain and a rollback (or two retrains) at once: still one live model
+        previous = session.exec(
+            select(TriageModel.id).where(col(TriageModel.live).is_(True)).order_by(col(TriageModel.id).desc())
+        ).first()
         session.execute(update(TriageModel).values(live=False))
         row = TriageModel(
             live=True,
@@ -145,7 +153,7 @@ def make_live(
             action="triage.model_live",
             detail={"version": row.id, "previous": previous, "examples": examples, "corrections": corrections},
         )
-        stored = StoredModel(row.id, previous)
+        stored = StoredModel(row.id, previous, fingerprint)
     forget_cached()
     return stored
 
@@ -157,16 +165,17 @@ class NothingToRollBackTo(Exception):
 def roll_back(db: Database, *, by: str) -> StoredModel:
     """Make the model that was live before the live one live again (audited)."""
     with db.session() as session:
-        live = session.exec(select(TriageModel).where(col(TriageModel.live).is_(True))).first()
+        take_turns(session, LIVE_LOCK)
+        live = session.exec(
+            select(TriageModel).where(col(TriageModel.live).is_(True)).order_by(col(TriageModel.id).desc())
+        ).first()
         if live is None:
             raise NothingToRollBackTo("no triage model is live yet: run `engops triage retrain` first")
         target = session.get(TriageModel, live.previous_id) if live.previous_id is not None else None
         if target is None:
             raise NothingToRollBackTo(f"model v{live.id} is the first one: there is no earlier model to go back to")
         live_id = live.id
-        live.live = False
-        session.add(live)
-        session.flush()
+        session.execute(update(TriageModel).values(live=False))
         target.live = True
         session.add(target)
         audit.append(
@@ -176,7 +185,7 @@ def roll_back(db: Database, *, by: str) -> StoredModel:
             detail={"from": live_id, "to": target.id},
         )
         assert target.id is not None
-        stored = StoredModel(target.id, live_id)
+        stored = StoredModel(target.id, live_id, target.teams_fingerprint)
     forget_cached()
     return stored
 

@@ -36,13 +36,19 @@ def retrain_when_due(now: datetime) -> list[Job]:
     fingerprint = teams_fingerprint(rt.policy)
     with rt.db.session() as session:
         live = session.exec(
-            select(TriageModel.created_at, TriageModel.teams_fingerprint).where(col(TriageModel.live).is_(True))
+            select(TriageModel.teams_fingerprint)
+            .where(col(TriageModel.live).is_(True))
+            .order_by(col(TriageModel.id).desc())
         ).first()
+        # measured from the newest model made for these teams, not the live one: a rollback stays until new
+        # corrections come in, rather than being retrained away the next day on the ones it rolled back from
+        made_at = session.exec(
+            select(func.max(TriageModel.created_at)).where(TriageModel.teams_fingerprint == fingerprint)
+        ).one()
         latest_correction = session.exec(select(func.max(TriageCorrection.created_at))).one()
-    fits = live is not None and live[1] == fingerprint
+    fits = live is not None and live == fingerprint
     shipped = shipped_model()
     shipped_fits = shipped is not None and shipped.meta.get("teams_fingerprint") == fingerprint
-    made_at = live[0] if fits and live is not None else None
     corrected_since = latest_correction is not None and (made_at is None or latest_correction > made_at)
     if fits or shipped_fits:
         if not corrected_since:
