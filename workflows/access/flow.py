@@ -165,14 +165,8 @@ def _extend(session: Session, req: Request, held: Grant, expires: datetime | Non
         held.expires_at = after
         held.warned_day = held.warned_hour = False  # the warnings are for the new end
         session.add(held)
-    details = details_of(req, AccessDetails)
-    details.extended_request_id = held.request_id
-    details.grant_active = False  # the grant is the earlier request's; its card offers Revoke now
-    store_details(req, details)
-    req.status = RequestStatus.DONE
-    req.version += 1
-    req.updated_at = now
-    session.add(req)
+    # the grant is the earlier request's; its card offers Revoke now
+    _mark_done(session, req, now, grant_active=False, extended=held.request_id)
     audit.append(
         session,
         actor="engops-bot",
@@ -270,13 +264,7 @@ def _activate(request_id: int) -> str:
                 expires_at=expires,
             )
         )
-        req.status = RequestStatus.DONE
-        details = details_of(req, AccessDetails)
-        details.grant_active = True
-        store_details(req, details)
-        req.version += 1
-        req.updated_at = now
-        session.add(req)
+        _mark_done(session, req, now, grant_active=True)
         audit.append(
             session,
             actor="engops-bot",
@@ -286,6 +274,19 @@ def _activate(request_id: int) -> str:
             detail={"group": _group(req), "expires_at": expires},
         )
     return _granted_text(req, expires, now)
+
+
+def _mark_done(
+    session: Session, req: Request, now: datetime, *, grant_active: bool, extended: int | None = None
+) -> None:
+    details = details_of(req, AccessDetails)
+    details.grant_active = grant_active
+    details.extended_request_id = extended
+    store_details(req, details)
+    req.status = RequestStatus.DONE
+    req.version += 1
+    req.updated_at = now
+    session.add(req)
 
 
 def _granted_text(req: Request, expires: datetime | None, now: datetime) -> str:
