@@ -197,9 +197,27 @@ class Console:
         for attempt in range(SEND_TRIES):
             message = self.message(text)
             try:
-                message.hover()
-                message.locator(".msg-more").click(timeout=5_000)
-                message.locator(f'[data-shortcut="{callback_id}"]').click(timeout=5_000)
+                message.locator(":scope > .msg-body > .msg-head").hover()  # not a reply in its thread
+                actions = message.locator(":scope > .msg-actions")
+                actions.locator('.msg-more[title="More actions"]').click(timeout=5_000)  # not the 🙂 beside it
+                actions.locator(f'[data-shortcut="{callback_id}"]').click(timeout=5_000)
+                return
+            except PlaywrightError:
+                if attempt == SEND_TRIES - 1:
+                    raise
+
+    def react(self, text: str, emoji: str) -> None:
+        """React with `emoji` (its Slack name) from the 🙂 button of the newest message containing `text`. The
+        console re-renders as it polls, which closes an open picker; then open it again, as a person would."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        for attempt in range(SEND_TRIES):
+            message = self.message(text)
+            try:
+                message.locator(":scope > .msg-body > .msg-head").hover()  # not a reply in its thread
+                actions = message.locator(":scope > .msg-actions")
+                actions.locator(".msg-react").click(timeout=5_000)
+                actions.locator(f'.emoji-picker [data-emoji="{emoji}"]').click(timeout=5_000)
                 return
             except PlaywrightError:
                 if attempt == SEND_TRIES - 1:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Console, command_registered
-from tests.support.gitlab import ACCESS, INTEGRATIONS, OPERATIONS
+from tests.support.gitlab import ACCESS, INFRA, INTEGRATIONS, OPERATIONS
 
 
 def test_access_request_approved_by_manager_then_owner(console: Console) -> None:
@@ -211,6 +211,63 @@ def test_key_rotation_shows_new_key_and_secret(console: Console) -> None:
     notice = console.message("engops/iam/alice")
     expect(notice.locator(".bk-button", has_text="Reactivate old key")).to_be_visible()
     console.screenshot("rotate-keys-1-rotated", notice, page.locator('#panel [data-panel="aws"]'))
+    assert console.same_document()
+
+
+@pytest.mark.skipif(not command_registered("it_request"), reason="/it is not registered in commands/__init__.py yet")
+def test_triage_asks_which_team_and_intake_by_emoji(console: Console) -> None:
+    expect = console.expect
+    console.open("carol", "general")  # a channel without a team: what carol writes decides
+    console.send_for_modal("/it")
+    expect(console.field("Team").locator("select option:checked")).to_have_text("Not sure — route it for me")
+    console.fill("Summary", "Invoices from Zuora stopped syncing to NetSuite")
+    console.submit()
+    expect(console.modal.locator(".modal-title")).to_have_text("Request received")
+    console.close_modal()
+    # sure enough: filed with Integrations at once, and the issue says why
+    zuora = console.tracker(INTEGRATIONS).locator(".issue", has_text="Invoices from Zuora")
+    expect(zuora).to_be_visible()
+    expect(zuora.locator(".issue-description")).to_contain_text("matched:")
+    expect(zuora.locator(".issue-description")).to_contain_text("zuora")
+
+    # unsure: a second modal asks which of the two likeliest teams should take it, nothing filed meanwhile
+    console.send_for_modal("/it")
+    console.fill("Summary", "webhook for the status page")
+    console.submit()
+    question = console.field("Which team should take it?")
+    expect(question.locator("input[type=radio]")).to_have_count(2)
+    expect(console.modal).to_contain_text("I'm not sure which team should take this request")
+    expect(console.field("Summary").locator("input")).to_have_value("webhook for the status page")
+    expect(console.panel.locator(".issue", has_text="webhook for the status page")).to_have_count(0)
+    expect(question).to_contain_text("Enterprise Applications Integrations")
+    question.locator(".bk-check", has_text="Infrastructure").locator("input").check()
+    console.screenshot("triage-1-asks-which-team")
+    console.submit()
+    expect(console.modal.locator(".modal-title")).to_have_text("Request received")
+    console.close_modal()
+    asked = console.tracker(INFRA).locator(".issue", has_text="webhook for the status page")
+    expect(asked.locator(".issue-description")).to_contain_text("**Team:** Infrastructure")
+    expect(asked.locator(".issue-description")).to_contain_text("triage leaned to")
+    expect(console.tracker(INTEGRATIONS).locator(".issue", has_text="status page")).to_have_count(0)
+
+    # intake by emoji: a help-desk member's 👀 on a message in #it-help files its thread as an escalation
+    console.channel("it-help")
+    console.send("Payroll sync to NetSuite failed again, no exports since 9am")
+    expect(console.message("Payroll sync to NetSuite")).to_be_visible()
+    console.be("hank")  # help desk
+    console.react("Payroll sync to NetSuite", "eyes")
+    said = console.message("Payroll sync to NetSuite")
+    expect(said.locator('.reaction[data-reaction="eyes"]')).to_contain_text("1")
+    expect(said.locator('.reaction[data-reaction="white_check_mark"]')).to_be_visible()  # the bot's
+    link = said.locator(".thread .msg.reply", has_text="is filed with").locator("a", has_text="integrations-work#")
+    expect(link).to_be_visible()
+    escalation = console.tracker(INTEGRATIONS).locator(".issue", has_text="Payroll sync to NetSuite")
+    expect(escalation.locator(".chip.label", has_text="escalation")).to_be_visible()
+    link.first.click()  # opens it in the panel, with the thread's transcript
+    expect(escalation.locator(".issue-description")).to_be_visible()
+    expect(escalation.locator(".issue-description")).to_contain_text("Requester:** Hank Hill")
+    expect(escalation.locator(".issue-description")).to_contain_text("Carol Chen")
+    console.screenshot("triage-2-intake-by-emoji", said, escalation)
     assert console.same_document()
 
 
