@@ -48,7 +48,8 @@ def register(app: App, deps: Deps) -> None:
         if not verdict.ok:
             reply_later(deps.dispatcher, reply_id(body), picker, channel_of(body), verdict.message)
             return
-        take_pick(deps.dispatcher, str(channel), str(question_ts), pick, picker)
+        click = str(action.get("action_ts") or body.get("trigger_id") or "")
+        take_pick(deps.db, deps.dispatcher, str(channel), str(question_ts), pick, picker, click)
 
 
 def _bot_user(body: dict[str, Any]) -> str | None:

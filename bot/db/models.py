@@ -359,6 +359,11 @@ class IntakeThread(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     channel_id: str
     thread_ts: str
-    reacted_by: str  # the Slack id of the first helpdesk member whose reaction counted
+    reacted_by: str  # the Slack id of the helpdesk member whose reaction claimed it (the requester)
     request_id: int | None = Field(default=None, foreign_key="request.id", index=True)
     created_at: datetime = _created()
+    # The DBOS workflow working on the thread (a reaction's attempt to file it, or a pick of the team); None while
+    # the bot's question waits for a pick. A failed attempt gives it up (a reaction's row is deleted), so a later
+    # reaction or click can try again.
+    claimed_by: str | None = None
+    picked_by: str | None = None  # the Slack id of who picked the team, when the bot asked

@@ -154,3 +154,16 @@ def cannot_file(why: str) -> tuple[str, list[dict[str, Any]]]:
     """The question when the thread cannot be filed from it any more (the message is gone, ...)."""
     text = f":warning: I can't file this thread any more: {escape(why)}"
     return text, [_section(text)]
+
+
+def not_filed(reaction: str | None, *, pick: bool) -> tuple[str, list[dict[str, Any]]]:
+    """Said in the thread when an attempt to file it failed (Slack or the database did not answer): nothing is filed,
+    and what to do to try again."""
+    if pick:
+        again = "pick the team again"
+    elif reaction:
+        again = f"react with :{reaction}: again (take yours back first if it is still there)"
+    else:
+        again = "react again"
+    text = f":warning: I could not file this thread: something did not answer. To try again, {again}."
+    return text, [_section(text)]

@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from bot.db.engine import Database
 from bot.db.models import IntakeThread, Request, RoleMember
+from engops.sandbox.base import Fault
 from engops.sandbox.slack import Message, message_as_text
 from engops.sandbox.stack import Stack
 from tests.support.gitlab import ACCESS, INFRA, INTEGRATIONS, OPERATIONS
@@ -145,10 +146,9 @@ def test_reactions_that_do_not_count_do_nothing(stack: Stack) -> None:
         assert bot_lines(stack, message.channel, message.ts) in ([], ["Hi"])
 
 
-def test_an_unsure_classifier_asks_in_the_thread_and_the_help_desk_picks(stack: Stack) -> None:
-    driver = stack.driver
-    assert driver is not None and stack.policy is not None
-    # a model that knows the teams and nothing else: integrations just ahead of infrastructure, far from sure
+def make_the_classifier_unsure(stack: Stack) -> None:
+    """A model that knows the teams and nothing else: integrations just ahead of infrastructure, far from sure."""
+    assert stack.policy is not None
     teams = ("integrations", "infrastructure", "access-management", "operations")
     model = TeamModel(0, teams, (), {}, {}, {}, [0.2, 0.1, 0.0, 0.0])
     with database(stack) as db:
@@ -161,6 +161,12 @@ def test_an_unsure_classifier_asks_in_the_thread_and_the_help_desk_picks(stack: 
             metrics={},
             trained_by="test",
         )
+
+
+def test_an_unsure_classifier_asks_in_the_thread_and_the_help_desk_picks(stack: Stack) -> None:
+    driver = stack.driver
+    assert driver is not None
+    make_the_classifier_unsure(stack)
     stack.wait_idle()
     msg = stack.slack.post_as_user("carol", "#it-help", "The thing from yesterday is broken again")
     react(stack, "hank", msg)
@@ -211,3 +217,72 @@ def test_with_a_cold_role_cache_the_reaction_is_checked_live(stack: Stack) -> No
     stack.wait_idle()
     [issue] = all_issues(stack)
     assert "**Requester:** Grace Hopper" in str(issue["description"])
+
+
+def questions(stack: Stack, msg: Message) -> list[Message]:
+    assert stack.driver is not None
+    return [m for m in stack.slack.thread("#it-help", msg.ts) if stack.driver.labels(m)]
+
+
+def test_a_reaction_whose_attempt_failed_is_said_so_and_a_later_reaction_files_the_thread(stack: Stack) -> None:
+    driver = stack.driver
+    assert driver is not None
+    make_the_classifier_unsure(stack)
+    stack.wait_idle()
+    msg = stack.slack.post_as_user("carol", "#it-help", "The thing from yesterday is broken again")
+    # Slack refuses the question (a final error, not worth retrying): the attempt ends without asking
+    stack.slack.inject(Fault(status=400, path_prefix="/api/chat.postMessage", remaining=1))
+    react(stack, "hank", msg)
+    stack.wait_idle()
+    assert questions(stack, msg) == [] and all_issues(stack) == []
+    assert intake_rows(stack) == []  # the claim is given up, not left holding the thread for ever
+    [told] = bot_lines(stack, "#it-help", msg.ts)
+    assert "could not file this thread" in told and ":eyes: again" in told
+
+    stack.slack.unreact("hank", "#it-help", msg.ts, "eyes")
+    react(stack, "hank", msg)  # a later reaction: asks again
+    stack.wait_idle()
+    [question] = questions(stack, msg)
+    driver.click("grace", "Infrastructure", message=question)
+    stack.wait_idle()
+    [issue] = all_issues(stack)
+    assert issue in stack.gitlab.issues(INFRA) and "**Requester:** Hank Hill" in str(issue["description"])
+    react(stack, "grace", msg)  # once filed, more reactions file nothing
+    stack.wait_idle()
+    assert len(all_issues(stack)) == 1 and len(intake_rows(stack)) == 1
+
+
+def test_a_pick_that_met_a_slack_outage_is_said_so_and_a_later_click_files_the_thread_once(stack: Stack) -> None:
+    driver = stack.driver
+    assert driver is not None
+    make_the_classifier_unsure(stack)
+    stack.wait_idle()
+    msg = stack.slack.post_as_user("carol", "#it-help", "The thing from yesterday is broken again")
+    react(stack, "hank", msg)
+    stack.wait_idle()
+    [question] = questions(stack, msg)
+    # Slack does not answer reading the message for longer than the pick's retries
+    stack.slack.inject(Fault(status=503, path_prefix="/api/conversations.", remaining=None))
+    driver.click("grace", "Infrastructure", message=question)
+    stack.wait_idle()
+    stack.slack.clear_faults()
+    assert all_issues(stack) == []
+    assert driver.labels(stack.slack.message("#it-help", question.ts)) != []  # the buttons are still there
+    assert any(
+        "could not file this thread" in line and "pick the team again" in line
+        for line in bot_lines(stack, "#it-help", msg.ts)
+    )
+    [(_, _, _, request_id)] = intake_rows(stack)
+    assert request_id is None
+
+    driver.click("grace", "Enterprise Applications Integrations", message=question)  # a later click
+    driver.click("hank", "Infrastructure", message=question)  # and another a moment later: the first one files
+    stack.wait_idle()
+    [issue] = all_issues(stack)
+    assert issue in stack.gitlab.issues(INTEGRATIONS)
+    question = stack.slack.message("#it-help", question.ts)
+    assert driver.labels(question) == []
+    assert "<@U00000009> picked *Enterprise Applications Integrations*" in question.text
+    assert stack.slack.reactions("#it-help", msg.ts)[BOT_REACTION] == [stack.slack.bot_user_id]
+    with database(stack) as db, db.session() as session:
+        assert len(session.exec(select(Request)).all()) == 1

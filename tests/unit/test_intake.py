@@ -27,6 +27,8 @@ from workflows.tickets.intake import (
     claim_thread,
     intake_form,
     reaction_counts,
+    release_thread,
+    take_waiting,
 )
 from workflows.tickets.triage import TeamChoice
 
@@ -63,6 +65,7 @@ def test_the_intake_emoji_on_someones_message_counts() -> None:
         {"user": BOT},  # the bot's own reaction
         {"user": ""},
         {"item": {"type": "message", "channel": "C00000006"}},
+        {"item": {"type": "message", "channel": "D00000006", "ts": "1700000000.000100"}},  # a DM: no job at all
     ],
 )
 def test_reactions_that_cannot_file_anything_are_dropped_on_the_ack_path(changed: dict[str, Any]) -> None:
@@ -158,7 +161,7 @@ def test_of_claims_at_the_same_moment_one_wins(db: Database) -> None:
 
     def claim(n: int) -> bool:
         start.wait()
-        return claim_thread(db, "C00000006", "1700000000.000100", f"U0000000{n}").ours
+        return claim_thread(db, "C00000006", "1700000000.000100", f"U0000000{n}", f"wf-{n}").ours
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         won = list(pool.map(claim, range(6)))
@@ -167,14 +170,16 @@ def test_of_claims_at_the_same_moment_one_wins(db: Database) -> None:
         [row] = session.exec(select(IntakeThread)).all()
         winner = row.reacted_by
     assert winner == f"U0000000{won.index(True)}"
-    # the winner's own step, run again (DBOS had not recorded it), still holds it; anyone else does not
-    assert claim_thread(db, "C00000006", "1700000000.000100", winner).ours
-    assert not claim_thread(db, "C00000006", "1700000000.000100", "U00000099").ours
-    assert claim_thread(db, "C00000006", "1700000000.000999", "U00000099").ours  # another thread
+    # the winner's own step, run again (DBOS had not recorded it), still holds it; any other workflow does not,
+    # not even another attempt of the same person (each reaction is an attempt of its own)
+    assert claim_thread(db, "C00000006", "1700000000.000100", winner, f"wf-{won.index(True)}").ours
+    assert not claim_thread(db, "C00000006", "1700000000.000100", winner, "wf-99").ours
+    assert not claim_thread(db, "C00000006", "1700000000.000100", "U00000099", "wf-98").ours
+    assert claim_thread(db, "C00000006", "1700000000.000999", "U00000099", "wf-98").ours  # another thread
 
 
 def test_a_filed_thread_is_never_claimed_again(db: Database) -> None:
-    assert claim_thread(db, "C00000006", "1700000000.000100", "U00000015").ours
+    assert claim_thread(db, "C00000006", "1700000000.000100", "U00000015", "wf-1").ours
     with db.session() as session:
         req = Request(
             kind="escalation",
@@ -189,5 +194,55 @@ def test_a_filed_thread_is_never_claimed_again(db: Database) -> None:
         row.request_id = req.id
         session.add(row)
         filed = req.id
-    again = claim_thread(db, "C00000006", "1700000000.000100", "U00000015")
+    again = claim_thread(db, "C00000006", "1700000000.000100", "U00000015", "wf-1")
     assert not again.ours and again.request_id == filed
+    assert release_thread(db, "C00000006", "1700000000.000100", "wf-1", pick=False) is None  # filed: kept
+    assert not take_waiting(db, "C00000006", "1700000000.000100", "wf-2").ours
+    with db.session() as session:
+        assert session.exec(select(IntakeThread)).one().request_id == filed
+
+
+THREAD = ("C00000006", "1700000000.000100")
+
+
+def test_a_failed_attempt_gives_the_claim_up_and_a_later_one_takes_it(db: Database) -> None:
+    assert claim_thread(db, *THREAD, "U00000015", "wf-1").ours
+    assert release_thread(db, *THREAD, "wf-2", pick=False) is None  # not wf-2's to give up
+    assert not claim_thread(db, *THREAD, "U00000009", "wf-2").ours
+    assert release_thread(db, *THREAD, "wf-1", pick=False) is None
+    with db.session() as session:
+        assert session.exec(select(IntakeThread)).all() == []
+    assert claim_thread(db, *THREAD, "U00000009", "wf-2").ours  # a later reaction
+    assert not claim_thread(db, *THREAD, "U00000015", "wf-1").ours  # the failed attempt, run again, does not
+
+
+def waiting_for_a_pick(db: Database) -> None:
+    assert claim_thread(db, *THREAD, "U00000015", "wf-react").ours
+    with db.session() as session:  # as `_ask` leaves it once the question is posted
+        row = session.exec(select(IntakeThread)).one()
+        row.claimed_by = None
+        session.add(row)
+
+
+def test_of_picks_at_the_same_moment_one_takes_the_claim_and_a_failed_one_leaves_it_waiting(db: Database) -> None:
+    waiting_for_a_pick(db)
+    start = threading.Barrier(6)
+
+    def pick(n: int) -> bool:
+        start.wait()
+        return take_waiting(db, *THREAD, f"pick-{n}").ours
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        won = list(pool.map(pick, range(6)))
+    assert won.count(True) == 1
+    winner = f"pick-{won.index(True)}"
+    taken = take_waiting(db, *THREAD, winner)  # its step run again
+    assert taken.ours and taken.reacted_by == "U00000015"
+    assert not take_waiting(db, *THREAD, "pick-late").ours
+    assert release_thread(db, *THREAD, "pick-late", pick=True) is None  # not its claim: nothing changes
+    assert not take_waiting(db, *THREAD, "pick-later").ours
+    assert release_thread(db, *THREAD, winner, pick=True) is None  # its filing failed: waiting again
+    with db.session() as session:
+        row = session.exec(select(IntakeThread)).one()
+        assert (row.claimed_by, row.reacted_by, row.request_id) == (None, "U00000015", None)
+    assert take_waiting(db, *THREAD, "pick-later").ours  # a later click takes it

@@ -6,17 +6,21 @@ paging as the "Escalate to EngOps" shortcut, through the same `filing_form.open_
    own message, someone not on the help desk: `reaction_counts`, `permissions.intake`) and hands the rest to
    `intake_reaction`, one workflow per delivered event (Slack's retries of an event are the same workflow).
 2. `intake_reaction` reads the channel's name and the message (Slack calls: not on the ack path), drops reactions
-   outside the intake channels, and hands the thread to `intake_thread`: one workflow per thread, however many
-   people react and on whichever of its messages, so a thread is filed once.
-3. `intake_thread` claims the thread (`intake_thread` table, unique channel and thread, so a thread is never filed
-   twice even when DBOS has long forgotten the workflow) and triages it. The requester is the help-desk member who
+   outside the intake channels, and hands the thread to `intake_thread` (one attempt per reaction).
+3. `intake_thread` claims the thread (`intake_thread` table, unique channel and thread, so a thread is filed once
+   however many people react, on whichever of its messages, even when DBOS has long forgotten the workflow; the row
+   names the workflow holding it, `claimed_by`) and triages it. The requester is the help-desk member who
    reacted; the message's first line is the summary and its text the details, as the shortcut pre-fills them.
    - Triage is sure: the escalation is stored and handed to `file_issue` (which reads the thread's transcript,
      posts the issue link in the thread and pages the DRIs), and the bot reacts :white_check_mark: on the message
      (`FILED_REACTION`: "taken, REQ-n is on its way").
    - The team classifier is unsure: the bot asks in the thread which of the two likeliest teams should take it
      (one button each, `bot/slack/intake_views.py`); a help-desk member's click runs `intake_choice`, which files
-     it there (`TeamChoice(team, "asked")`).
+     it there (`TeamChoice(team, "asked")`): each click is a workflow of its own, and the one that takes the claim
+     (compare-and-set on `claimed_by`, from "waiting for a pick" to itself) files.
+   - An attempt that fails (Slack down longer than the steps' retries, or refusing to post the question; storing the
+     escalation failing) gives the claim up and, if Slack answers, says so in the thread: a later reaction (a
+     reaction's attempt deletes its row) or a later click (a pick puts the thread back to waiting) tries again.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from dbos import DBOS
 from dbos._error import DBOSMaxStepRetriesExceeded  # what a step raises once its retries are used up
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -40,6 +46,7 @@ from bot.slack import intake_views
 from bot.slack.messenger import SlackCallError
 from workflows.engine import people, runtime
 from workflows.engine.durable import Dispatcher, durable, enqueue, step
+from workflows.engine.handover import deliver, promise
 from workflows.engine.sweep import Job
 from workflows.tickets.filing_form import (
     FilingForm,
@@ -94,7 +101,9 @@ def reaction_counts(intake: Intake | None, event: dict[str, Any], bot_user: str 
     if reaction.split("::", 1)[0] != intake.reaction:
         return None
     channel, ts = str(item.get("channel") or ""), str(item.get("ts") or "")
-    if not channel or not ts or (bot_user and (event.get("item_user") == bot_user or user == bot_user)):
+    if not channel or channel.startswith("D"):
+        return None  # a DM is never an intake channel
+    if not ts or (bot_user and (event.get("item_user") == bot_user or user == bot_user)):
         return None
     return Reaction(channel, ts, user)
 
@@ -109,12 +118,22 @@ def take_reaction(
     )
 
 
-def take_pick(dispatcher: Dispatcher, channel: str, question_ts: str, pick: intake_views.Pick, picker: str) -> None:
-    """Hand a help-desk member's pick of the team to `intake_choice`: one per thread (two clicks at once: one)."""
+def take_pick(
+    db: Database,
+    dispatcher: Dispatcher,
+    channel: str,
+    question_ts: str,
+    pick: intake_views.Pick,
+    picker: str,
+    click: str,
+) -> None:
+    """Hand a help-desk member's pick of the team to `intake_choice`: one workflow per click (`click`: the action's
+    `action_ts`), so a click after a failed one tries again. The first click takes the waiting thread's claim here,
+    in the order Slack sent the clicks, and writes its job down with it (a click a moment later finds it taken);
+    any other click's workflow only answers the question if the thread is filed or given up."""
     guess = pick.guess
-    dispatcher.enqueue(
-        "intake_choice",
-        f"intake-choice-{channel}-{pick.thread_ts}",
+    workflow_id = f"intake-choice-{channel}-{pick.thread_ts}-{click}"
+    args = (
         channel,
         pick.thread_ts,
         pick.message_ts,
@@ -123,10 +142,17 @@ def take_pick(dispatcher: Dispatcher, channel: str, question_ts: str, pick: inta
         picker,
         [guess.team, guess.runner_up, guess.confidence, list(guess.matched)],
     )
+    with db.session() as session:
+        job = promise(session, "intake_choice", workflow_id, *args) if _take(session, *args[:2], workflow_id) else None
+    if job is not None:
+        deliver(dispatcher, job)
+    else:
+        dispatcher.enqueue("intake_choice", workflow_id, *args)
 
 
-def thread_workflow_id(channel: str, thread_ts: str) -> str:
-    return f"intake-thread-{channel}-{thread_ts}"
+def thread_workflow_id(reaction_workflow_id: str) -> str:
+    """The attempt to file the thread a reaction makes (one per delivered event: a failed one is not the last)."""
+    return f"{reaction_workflow_id}-thread"
 
 
 # --- the workflows --------------------------------------------------------------------------------------------------
@@ -153,7 +179,7 @@ def intake_reaction(channel: str, message_ts: str, reactor: str, bot_user: str, 
         return
     enqueue(
         "intake_thread",
-        thread_workflow_id(channel, looked.thread_ts),
+        thread_workflow_id(str(DBOS.workflow_id)),
         channel,
         looked.thread_ts,
         message_ts,
@@ -169,42 +195,67 @@ def intake_thread(
     channel: str, thread_ts: str, message_ts: str, reactor: str, channel_name: str, text: str, author: str
 ) -> None:
     looked = Looked(channel_name, thread_ts, text, author)
-    if not _claim(channel, thread_ts, reactor).ours:
-        return  # another reaction claimed it at the same moment, or it was filed (or asked about) long ago
-    form = intake_form(channel, message_ts, reactor, looked)
-    choice = _triage(form)
-    if should_ask(choice):  # the classifier is unsure: as the modal does, ask rather than guess
-        try:
-            _ask(channel, thread_ts, message_ts, reactor, looked, choice)
-        except DBOSMaxStepRetriesExceeded:
-            log.warning("intake: could not ask which team takes the thread %s in %s", thread_ts, channel)
+    try:
+        if not _claim(channel, thread_ts, reactor).ours:
+            return  # another reaction holds it (or its question waits for a pick), or it was filed long ago
+    except DBOSMaxStepRetriesExceeded:
+        log.warning("intake: could not claim the thread %s in %s; nothing filed", thread_ts, channel)
         return
-    _file_and_confirm(channel, thread_ts, message_ts, form, choice)
+    try:
+        form = intake_form(channel, message_ts, reactor, looked)
+        choice = _triage(form)
+        if should_ask(choice):  # the classifier is unsure: as the modal does, ask rather than guess
+            if not _ask(channel, thread_ts, message_ts, reactor, looked, choice):
+                _give_up(channel, thread_ts, "Slack refused the question which team takes it")
+            return
+        _file_and_confirm(channel, thread_ts, message_ts, form, choice)
+    except DBOSMaxStepRetriesExceeded:
+        _give_up(channel, thread_ts, "Slack or the database did not answer")
+
+
+def _give_up(channel: str, thread_ts: str, why: str, *, pick: bool = False) -> None:
+    """From a workflow body: give the thread's claim up (a later reaction or click tries again) and, if Slack
+    answers, say so in the thread."""
+    log.warning("intake: could not file the thread %s in %s (%s); the claim is given up", thread_ts, channel, why)
+    try:
+        if _release(channel, thread_ts, pick) is not None:
+            return  # the escalation was stored after all: its hand-over files it
+        _tell_failed(channel, thread_ts, pick)
+    except DBOSMaxStepRetriesExceeded:
+        log.warning("intake: could not give up the claim on %s in %s", thread_ts, channel)
 
 
 @durable("intake_choice")
 def intake_choice(
     channel: str, thread_ts: str, message_ts: str, question_ts: str, team: str, picker: str, guess: list[Any]
 ) -> None:
-    """`guess`: what the classifier thought when it asked ([team, runner-up, confidence, words])."""
-    waiting = _waiting(channel, thread_ts)
-    if waiting.request_id is not None:
-        _answer_question(channel, question_ts, "filed", waiting.request_id, picker, team)
-        return
-    asked = asked_choice(runtime.current().policy, guess)
-    if waiting.reacted_by is None or check_pick(asked, team):
-        _answer_question(channel, question_ts, "gone", None, picker, team)
-        return
+    """`guess`: what the classifier thought when it asked ([team, runner-up, confidence, words]). One workflow per
+    click: the one that takes the waiting thread's claim files it; a failed one puts the thread back to waiting."""
     try:
-        looked = _look(channel, message_ts, "")
+        taken = _take_pick(channel, thread_ts)
     except DBOSMaxStepRetriesExceeded:
-        log.warning("intake: Slack did not answer for the message %s in %s; not filed yet", message_ts, channel)
+        log.warning("intake: could not take the pick for %s in %s; a later click tries again", thread_ts, channel)
         return
-    if looked is None:
-        _answer_question(channel, question_ts, "gone", None, picker, team)
+    if taken.request_id is not None:
+        _answer_question(channel, question_ts, "filed", taken.request_id, picker, team)
         return
-    form = intake_form(channel, message_ts, waiting.reacted_by, looked)
-    request_id = _file_and_confirm(channel, thread_ts, message_ts, form, TeamChoice(team, "asked"), picker, asked)
+    if taken.reacted_by is None:  # no claim: the attempt that asked gave it up
+        _answer_question(channel, question_ts, "released", None, picker, team)
+        return
+    if not taken.ours:
+        return  # another click is filing it (it answers the question), or a reaction is trying again
+    asked = asked_choice(runtime.current().policy, guess)
+    try:
+        looked = None if check_pick(asked, team) else _look(channel, message_ts, "")
+        if looked is None:
+            _release(channel, thread_ts, True)
+            _answer_question(channel, question_ts, "gone", None, picker, team)
+            return
+        form = intake_form(channel, message_ts, taken.reacted_by, looked)
+        request_id = _file_and_confirm(channel, thread_ts, message_ts, form, TeamChoice(team, "asked"), picker, asked)
+    except DBOSMaxStepRetriesExceeded:
+        _give_up(channel, thread_ts, "Slack or the database did not answer the pick", pick=True)
+        return
     _answer_question(channel, question_ts, "picked", request_id, picker, team)
 
 
@@ -319,36 +370,98 @@ class Claim:
 
 @step("workflows.tickets.intake._claim", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
 def _claim(channel: str, thread_ts: str, reactor: str) -> Claim:
-    return claim_thread(runtime.current().db, channel, thread_ts, reactor)
+    return claim_thread(runtime.current().db, channel, thread_ts, reactor, _this_workflow())
 
 
-def claim_thread(db: Database, channel: str, thread_ts: str, reactor: str) -> Claim:
-    """Claim the thread: insert its unique (channel, thread) row. Of two claims at the same moment one wins: on
-    PostgreSQL the other's insert fails on the unique index, on SQLite (transactions begin IMMEDIATE) the other finds
-    the row. A row already there is ours when it is our reactor's and not filed yet: an earlier run of this step that
-    stopped before DBOS recorded it (the same person's reactions on one thread are one `intake_thread` workflow)."""
+def claim_thread(db: Database, channel: str, thread_ts: str, reactor: str, claimant: str) -> Claim:
+    """Claim the thread for the workflow `claimant`: insert its unique (channel, thread) row. Of two claims at the
+    same moment one wins: on PostgreSQL the other's insert fails on the unique index, on SQLite (transactions begin
+    IMMEDIATE) the other finds the row. A row already there is ours only when `claimant` holds it and it is not filed
+    yet: an earlier run of this step that stopped before DBOS recorded it."""
     try:
         with db.session() as session:
             row = _thread_row(session, channel, thread_ts)
             if row is not None:
-                return Claim(row.reacted_by == reactor and row.request_id is None, row.request_id)
-            session.add(IntakeThread(channel_id=channel, thread_ts=thread_ts, reacted_by=reactor))
+                return Claim(row.claimed_by == claimant and row.request_id is None, row.request_id)
+            session.add(IntakeThread(channel_id=channel, thread_ts=thread_ts, reacted_by=reactor, claimed_by=claimant))
     except IntegrityError:
         return Claim(False)
     return Claim(True)
 
 
 @dataclass(frozen=True)
-class Waiting:
-    reacted_by: str | None  # None: no reaction claimed this thread
+class Taken:
+    reacted_by: str | None  # None: nothing claims this thread (the attempt that asked gave it up)
     request_id: int | None
+    ours: bool = False  # this pick holds the claim (it was waiting for a pick)
 
 
-@step("workflows.tickets.intake._waiting", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
-def _waiting(channel: str, thread_ts: str) -> Waiting:
-    with runtime.current().db.session() as session:
+@step("workflows.tickets.intake._take_pick", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
+def _take_pick(channel: str, thread_ts: str) -> Taken:
+    return take_waiting(runtime.current().db, channel, thread_ts, _this_workflow())
+
+
+def take_waiting(db: Database, channel: str, thread_ts: str, claimant: str) -> Taken:
+    """Compare-and-set: a thread whose question waits for a pick (claimed by nobody, not filed) is now `claimant`'s.
+    Of picks at the same moment one wins (PostgreSQL re-reads the row an update waited for; SQLite runs them one
+    after the other); a run of this step again finds the claim its own."""
+    with db.session() as session:
+        _take(session, channel, thread_ts, claimant)
         row = _thread_row(session, channel, thread_ts)
-        return Waiting(row.reacted_by, row.request_id) if row is not None else Waiting(None, None)
+        if row is None:
+            return Taken(None, None)
+        return Taken(row.reacted_by, row.request_id, row.claimed_by == claimant and row.request_id is None)
+
+
+@step("workflows.tickets.intake._release", retries_allowed=True, max_attempts=5, interval_seconds=1.0)
+def _release(channel: str, thread_ts: str, pick: bool) -> int | None:
+    return release_thread(runtime.current().db, channel, thread_ts, _this_workflow(), pick=pick)
+
+
+def release_thread(db: Database, channel: str, thread_ts: str, claimant: str, *, pick: bool) -> int | None:
+    """Give up `claimant`'s claim on a thread it did not file: a reaction's attempt deletes the row (a later reaction
+    claims it anew), a pick's puts it back to waiting (the question's buttons stay). An escalation the claimant
+    stored after all (its `_file` stopped before linking it) is linked instead: its id (its hand-over files it)."""
+    with db.session() as session:
+        row = _thread_row(session, channel, thread_ts)
+        if row is None or row.claimed_by != claimant or row.request_id is not None:
+            return None  # not ours (any more)
+        earlier = _stored_since(session, row)
+        if earlier is not None:
+            row.request_id = earlier
+            session.add(row)
+            return earlier
+        mine = (
+            col(IntakeThread.id) == row.id,
+            col(IntakeThread.claimed_by) == claimant,
+            col(IntakeThread.request_id).is_(None),
+        )
+        if pick:
+            session.execute(update(IntakeThread).where(*mine).values(claimed_by=None))
+        else:
+            session.execute(delete(IntakeThread).where(*mine))
+    return None
+
+
+def _take(session: Any, channel: str, thread_ts: str, claimant: str) -> bool:
+    """The compare-and-set of a pick, in the caller's transaction: True when it took the waiting thread."""
+    taken = session.execute(
+        update(IntakeThread)
+        .where(
+            col(IntakeThread.channel_id) == channel,
+            col(IntakeThread.thread_ts) == thread_ts,
+            col(IntakeThread.request_id).is_(None),
+            col(IntakeThread.claimed_by).is_(None),
+        )
+        .values(claimed_by=claimant)
+    )
+    return bool(taken.rowcount == 1)
+
+
+def _this_workflow() -> str:
+    workflow_id = DBOS.workflow_id
+    assert workflow_id is not None, "called from a step"
+    return workflow_id
 
 
 @step("workflows.tickets.intake._triage", retries_allowed=True, max_attempts=5, interval_seconds=0.5)
@@ -386,6 +499,7 @@ def _file(
         assert row is not None, "the thread is claimed before it is filed"
         if row.request_id is not None:
             return Filed(row.request_id, [])
+        assert row.claimed_by == _this_workflow(), "only the claim's holder files the thread"
         earlier = _stored_since(session, row)
         if earlier is not None:
             row.request_id = earlier
@@ -400,6 +514,7 @@ def _file(
         row = _thread_row(session, channel, thread_ts)
         assert row is not None
         row.request_id = req.id
+        row.picked_by = picker
         session.add(row)
         if picker is not None:
             audit.append(
@@ -425,8 +540,9 @@ def _react(channel: str, message_ts: str) -> None:
 
 
 @step("workflows.tickets.intake._ask", retries_allowed=True, max_attempts=6, interval_seconds=2.0, backoff_rate=2.0)
-def _ask(channel: str, thread_ts: str, message_ts: str, reactor: str, looked: Looked, choice: TeamChoice) -> None:
-    """Ask in the thread which of the two likeliest teams takes it (the post ledger posts it once)."""
+def _ask(channel: str, thread_ts: str, message_ts: str, reactor: str, looked: Looked, choice: TeamChoice) -> bool:
+    """Ask in the thread which of the two likeliest teams takes it (the post ledger posts it once), and leave the
+    thread waiting for a pick (claimed by nobody). False: Slack refused the question (the claim is still ours)."""
     rt = runtime.current()
     assert choice.runner_up is not None  # should_ask
     offered = [_offer(rt.policy, key) for key in (choice.team, choice.runner_up)]
@@ -446,6 +562,33 @@ def _ask(channel: str, thread_ts: str, message_ts: str, reactor: str, looked: Lo
         if exc.passing:
             raise  # the step tries again
         log.warning("intake: cannot ask in %s: %s", channel, exc.error)
+        return False
+    with rt.db.session() as session:
+        session.execute(
+            update(IntakeThread)
+            .where(
+                col(IntakeThread.channel_id) == channel,
+                col(IntakeThread.thread_ts) == thread_ts,
+                col(IntakeThread.claimed_by) == _this_workflow(),
+                col(IntakeThread.request_id).is_(None),
+            )
+            .values(claimed_by=None)
+        )
+    return True
+
+
+@step("workflows.tickets.intake._tell_failed", retries_allowed=True, max_attempts=2, interval_seconds=1.0)
+def _tell_failed(channel: str, thread_ts: str, pick: bool) -> None:
+    """Best effort: tell the thread that this attempt filed nothing and how to try again."""
+    rt = runtime.current()
+    intake = rt.policy.intake
+    text, blocks = intake_views.not_filed(intake.reaction if intake else None, pick=pick)
+    try:
+        rt.slack.post(channel, text, blocks, thread_ts=thread_ts)
+    except SlackCallError as exc:
+        if exc.passing:
+            raise  # the step tries again
+        log.info("intake: cannot tell %s that nothing was filed: %s", channel, exc.error)
 
 
 @step("workflows.tickets.intake._settle", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
@@ -457,7 +600,15 @@ def _settle(channel: str, question_ts: str, how: str, request_id: int | None, pi
             picker_slack_id=picker, team_name=_offer(rt.policy, team).name, ref=load(request_id).ref
         )
     elif how == "filed" and request_id is not None:
-        text, blocks = intake_views.already_filed(load(request_id).ref)
+        req, picked_by = load(request_id), _picked_by(channel, request_id)
+        if picked_by is not None:  # filed by a pick: the same answer its own update gives
+            team = ticket_details(req).team
+            team_name = _offer(rt.policy, team).name if team in rt.policy.teams else team
+            text, blocks = intake_views.team_picked(picker_slack_id=picked_by, team_name=team_name, ref=req.ref)
+        else:
+            text, blocks = intake_views.already_filed(req.ref)
+    elif how == "released":
+        text, blocks = intake_views.cannot_file("this question was given up. React on the message again to file it.")
     else:
         text, blocks = intake_views.cannot_file("the message is gone, or its channel no longer takes intake.")
     try:
@@ -473,6 +624,14 @@ def _thread_row(session: Any, channel: str, thread_ts: str) -> IntakeThread | No
     query = select(IntakeThread).where(IntakeThread.channel_id == channel, IntakeThread.thread_ts == thread_ts)
     row: IntakeThread | None = session.exec(query).first()
     return row
+
+
+def _picked_by(channel: str, request_id: int) -> str | None:
+    with runtime.current().db.session() as session:
+        row = session.exec(
+            select(IntakeThread).where(IntakeThread.channel_id == channel, IntakeThread.request_id == request_id)
+        ).first()
+        return row.picked_by if row is not None else None
 
 
 def _stored_since(session: Any, row: IntakeThread) -> int | None:

@@ -46,6 +46,8 @@ def upgrade() -> None:
         sa.Column("reacted_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("request_id", sa.Integer(), nullable=True),
         sa.Column("created_at", bot.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("picked_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.ForeignKeyConstraint(
             ["request_id"],
             ["request.id"],
