@@ -52,6 +52,7 @@ class FiledIssue:
     confidential: bool
     author_username: str
     author_id: int | None = None
+    id: int | None = None  # GitLab's global id (what a moved issue's `moved_to_id` names)
 
 
 class IssueTracker(Protocol):
@@ -350,6 +351,7 @@ def _filed(data: dict[str, Any], project: str) -> FiledIssue:
         confidential=bool(data.get("confidential")),
         author_username=str((data.get("author") or {}).get("username", "")),
         author_id=_author_id(data),
+        id=data["id"] if isinstance(data.get("id"), int) and not isinstance(data.get("id"), bool) else None,
     )
 
 

@@ -72,6 +72,7 @@ def test_create_issue_with_labels_assignees_and_confidential(adapter: GitLabAdap
         confidential=True,
         author_username="engops-bot",
         author_id=gitlab.bot.id,
+        id=gitlab.project(INFRA).issues[1].id,
     )
     stored = gitlab.issue(INFRA, 1)
     assert stored["assignees"] == ["erin", "fwheeler"] and stored["description"] == "Requested by @alice in Slack"

@@ -232,3 +232,99 @@ def test_an_escalation_moved_to_another_team_belongs_to_that_team(stack: Stack) 
     stack.wait_idle()
     assert cards_with_ack(stack, "#it-engops") == []
     assert [e["to"] for e in audited(stack, "triage.corrected")] == ["infrastructure"]
+
+
+def issue_hooks_with_label_changes(stack: Stack) -> list[Any]:
+    return [
+        d
+        for d in stack.gitlab.webhook_deliveries
+        if d.event == "Issue Hook" and (d.payload.get("changes") or {}).get("labels")
+    ]
+
+
+def post_again(stack: Stack, delivery: Any) -> None:
+    assert post_webhook(stack, json.dumps(delivery.payload).encode(), WEBHOOK_SECRET, delivery.event) == 200
+    stack.wait_idle()
+
+
+def test_relabels_delivered_out_of_order_or_replayed_end_at_gitlabs_team(stack: Stack) -> None:
+    """erin relabels infra -> access, then back: the deliveries arrive reversed, and the first one is replayed after
+    a later relabel. Each is applied only while GitLab's labels still name the teams it left them naming."""
+    stack.gitlab.add_webhook(f"{stack.url}/not-the-webhook", WEBHOOK_SECRET)  # GitLab sends them nowhere for now
+    file_for_infrastructure(stack)
+    settle(stack)
+    stack.gitlab.relabel(INFRA, 1, add=["team::access-management"], remove=["team::infrastructure"], by="erin")
+    stack.gitlab.relabel(INFRA, 1, add=["team::infrastructure"], remove=["team::access-management"], by="erin")
+    settle(stack)
+    to_access, back_to_infra = issue_hooks_with_label_changes(stack)
+    post_again(stack, back_to_infra)
+    post_again(stack, to_access)
+    assert tracked(stack) == (INFRA, 1, "infrastructure")  # where GitLab has it
+    assert rows(stack) == [] and audited(stack, "triage.corrected") == []
+
+    # (with another label too: GitLab's timestamps are to the second, and an identical body is taken as a redelivery)
+    stack.gitlab.relabel(
+        INFRA, 1, add=["team::access-management", "urgent"], remove=["team::infrastructure"], by="erin"
+    )
+    settle(stack)
+    post_again(stack, issue_hooks_with_label_changes(stack)[-1])
+    assert tracked(stack) == (INFRA, 1, "access-management")
+    assert rows(stack) == [(1, "infrastructure", "access-management", "label", "erin", SUMMARY, DETAILS)]
+    post_again(stack, back_to_infra)  # a replay of the old relabel back: GitLab says access-management
+    post_again(stack, to_access)
+    assert tracked(stack) == (INFRA, 1, "access-management")
+    assert rows(stack) == [(1, "infrastructure", "access-management", "label", "erin", SUMMARY, DETAILS)]
+    assert len(audited(stack, "triage.corrected")) == 1
+
+
+def retitle(stack: Stack, project: str, iid: int, title: str, by: str) -> None:
+    gitlab = stack.gitlab
+    with gitlab.lock:
+        gitlab.update_issue(gitlab.issue_obj(project, iid), gitlab.user_by_username(by), title=title)
+
+
+def test_a_move_is_not_followed_to_another_requests_issue_retitled_as_its_own(stack: Stack) -> None:
+    connect_webhook(stack)
+    file_for_infrastructure(stack, "alice")  # REQ-1, INFRA#1
+    file_request(stack, "bob", {"Summary": "Printer on floor 3 jams", "Team": "Operations"})  # REQ-2, OPERATIONS#1
+    file_for_infrastructure(stack, "carol")  # REQ-3, INFRA#2
+    settle(stack)
+    assert tracked(stack, 2) == (OPERATIONS, 1, "operations")
+    retitle(stack, OPERATIONS, 1, "Printer on floor 3 jams (REQ-1)", by="grace")  # a decoy for REQ-1
+    retitle(stack, INFRA, 2, "Need a bucket (REQ-3)", by="grace")
+    stack.gitlab.add_project("elsewhere/scratch")
+    stack.gitlab.hooks.configured.clear()
+    connect_webhook(stack, project=INFRA)  # only the old issue's close reaches the bot: it has to look
+    stack.gitlab.move_issue(INFRA, 1, "elsewhere/scratch", by="erin")  # no team's tracker
+    settle(stack)
+    assert tracked(stack, 1) == (INFRA, 1, "infrastructure") and tracked(stack, 2) == (OPERATIONS, 1, "operations")
+    [lost] = [t for t in thread_texts(stack) if ":truck:" in t]
+    assert "not a team's tracker" in lost
+    close = next(d for d in stack.gitlab.webhook_deliveries if d.payload["object_attributes"].get("moved_to_id"))
+    redeliver(stack, stack.gitlab.webhook_deliveries.index(close), updated_at="2030-01-01 00:00:00 UTC")
+    stack.gitlab.reopen_issue(INFRA, 1, by="erin")  # a later event of the old issue
+    settle(stack)
+    assert len([t for t in thread_texts(stack) if ":truck:" in t]) == 1  # told once
+    assert len(audited(stack, "gitlab.issue_moved_elsewhere")) == 1
+
+    retitle(stack, OPERATIONS, 1, "Printer on floor 3 jams (REQ-3)", by="grace")
+    new_iid = stack.gitlab.move_issue(INFRA, 2, ACCESS, by="erin")  # REQ-3 moved to Access's tracker
+    settle(stack)
+    assert tracked(stack, 3) == (ACCESS, new_iid, "access-management")
+    assert tracked(stack, 2) == (OPERATIONS, 1, "operations")
+    assert [(r[0], r[1], r[2]) for r in rows(stack)] == [(3, "infrastructure", "access-management")]
+
+
+def test_moved_back_to_the_team_triage_chose_after_a_move_that_did_not_count_is_no_correction(stack: Stack) -> None:
+    connect_webhook(stack)
+    file_for_infrastructure(stack)
+    settle(stack)
+    new_iid = stack.gitlab.move_issue(INFRA, 1, INTEGRATIONS, by="grace")  # no DRI: followed, not learnt
+    settle(stack)
+    assert tracked(stack) == (INTEGRATIONS, new_iid, "integrations") and rows(stack) == []
+    back_iid = stack.gitlab.move_issue(INTEGRATIONS, new_iid, INFRA, by="erin")  # a DRI puts it back
+    settle(stack)
+    assert tracked(stack) == (INFRA, back_iid, "infrastructure")
+    assert rows(stack) == [] and recorded_corrections(db_of(stack)) == []
+    [entry] = audited(stack, "triage.corrected")
+    assert (entry["triaged_to"], entry["back_to_triage"]) == ("infrastructure", True)

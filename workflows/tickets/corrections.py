@@ -14,10 +14,11 @@ of the one it goes to (`counts`), the correction, audited as `triage.corrected`.
 followed; a move by anyone else is (the issue is where GitLab put it: its events, its team's DRIs), audited as
 `triage.followed`, but teaches nothing.
 
-One row per request in `triage_correction`, the DRIs' last word: `from_team` is the team triage chose (the first
-correction's `from_team`), `to_team` where the request belongs. A later correction updates that row; a correction
-back to the team triage chose deletes it (triage was right after all; the audit log keeps both). Redelivered
-webhooks and relabels that do not change the team change nothing.
+One row per request in `triage_correction`, the DRIs' last word: `from_team` is the team triage chose (kept in the
+request's details, `team_triaged`, at its first team change, whether that one counted or not), `to_team` where the
+request belongs. A later correction updates that row; a correction back to the team triage chose deletes it (triage
+was right after all; the audit log keeps both). Redelivered webhooks and relabels that do not change the team change
+nothing.
 
 `recorded_corrections` is what the trainer reads.
 """
@@ -176,6 +177,14 @@ def retriage(
     if req is None or req.id is None:
         return True
     details = ticket_details(req)
+    rows = list(
+        session.exec(
+            select(TriageCorrection).where(TriageCorrection.request_id == req.id).order_by(col(TriageCorrection.id))
+        )
+    )
+    if details.team_triaged is None:  # the first change (a correction row predates the field: its from_team)
+        details.team_triaged = rows[0].from_team if rows else from_team
+    triaged_to = details.team_triaged
     details.team = to_team
     store_details(req, details)
     if req.plan and details.issue is not None:
@@ -193,12 +202,6 @@ def retriage(
             detail={**entry, **(detail or {}), "why": "not a DRI of either team"},
         )
         return True
-    rows = list(
-        session.exec(
-            select(TriageCorrection).where(TriageCorrection.request_id == req.id).order_by(col(TriageCorrection.id))
-        )
-    )
-    triaged_to = rows[0].from_team if rows else from_team
     if to_team == triaged_to:
         session.execute(delete(TriageCorrection).where(col(TriageCorrection.request_id) == req.id))
     else:

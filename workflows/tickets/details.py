@@ -94,6 +94,8 @@ class TicketDetails(RequestDetails):
     issue: IssueRef | None = None  # the issue it was filed as, or added to
     dris_missing: list[str] = []  # the team's DRIs GitLab does not know (so not assigned)
     announced: bool = False  # the issue link was posted and DMed
+    # The team triage chose, kept when a DRI or a move in GitLab first changes `team` (`corrections.retriage`)
+    team_triaged: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @property
     def thread_decided(self) -> bool:

@@ -12,13 +12,21 @@ it (`note_relay`), when whoever edited it is a DRI too (a Maintainer may edit an
 deleted one stays in Slack: GitLab sends nothing when a note is deleted.
 
 Triage corrections (SPEC §6.4, `corrections`): a relabel that moves an IT request or escalation to another team
-changes its team, after the labels message. A move ("Move issue") is followed, not told as a close: GitLab opens
-the new issue in the target project (an "open" Issue Hook there, its author the bot and its title still ending in
-`(REQ-n)`) and closes the old one with `moved_to_id` set (a "close" hook from the old project). Either event,
-whichever comes first, finds where the issue went (for the close, by looking in the team trackers for the bot's
-open issue whose title ends in `(REQ-n)`) and moves the tracked issue there, so later events from the new project
+changes its team, after the labels message. Relabel events may arrive out of order or be redelivered long after
+(DBOS forgets a delivery once its workflow is gone), so one is applied only while it still describes the issue: the
+issue's labels are read from GitLab, and the event counts only when they name the same teams as the labels the event
+ends with; the team then is the one the event chose (`corrections.team_after_relabel`). An older event of a
+later-undone relabel finds other teams there and changes nothing; the later event decides. A move ("Move issue") is
+followed, not told as a close: GitLab opens the new issue in the target project (an "open" Issue Hook there, its
+author the bot and its title still ending in `(REQ-n)`) and closes the old one with `moved_to_id` set (a "close"
+hook from the old project). Either event, whichever comes first, finds where the issue went (for the close, by
+looking in the team trackers for the bot's open issue whose title ends in `(REQ-n)` and that no other tracked issue
+is: anyone who can edit a title could make another request's issue end so; and, where GitLab tells both, whose
+global id is the event's `moved_to_id`) and moves the tracked issue there, so later events from the new project
 match; the team becomes the one whose tracker it is. The thread hears it once (`gitlab_issue_moved`, one workflow
-per destination), and the request stays filed. Who counts: see `corrections`.
+per destination), and the request stays filed. An issue moved where the bot cannot find it keeps its thread, told so
+once (audited as `gitlab.issue_moved_elsewhere`, which later events of the old issue find). Who counts: see
+`corrections`.
 """
 
 from __future__ import annotations
@@ -337,8 +345,9 @@ def _is_dri(actor_id: int | None, team_keys: list[str]) -> bool:
 
 @step("workflows.issue_sync._relabelled", retries_allowed=True, max_attempts=4, interval_seconds=2.0, backoff_rate=2.0)
 def _relabelled(tracked_id: int, event: str, body: dict[str, Any]) -> dict[str, Any] | None:
-    """A relabel that names another team moves the request there, when a DRI of either team made it. Then (also
-    when an earlier run of this step did it) the request and its escalations, whose cards to refresh."""
+    """A relabel that names another team moves the request there, when a DRI of a team it names (before or after)
+    or of the request's team made it, and the issue's labels in GitLab still name the teams it left them naming.
+    Then (also when an earlier run of this step did it) the request and its escalations, whose cards to refresh."""
     change = parse_event(event, body)
     assert change is not None
     rt = runtime.current()
@@ -346,11 +355,28 @@ def _relabelled(tracked_id: int, event: str, body: dict[str, Any]) -> dict[str, 
         tracked = session.get(TrackedIssue, tracked_id)
         if tracked is None or tracked.kind not in corrections.KINDS:
             return None
-        team = tracked.team
+        team, where = tracked.team, (tracked.project, tracked.iid)
     target = corrections.team_after_relabel(rt.policy, change.labels_before, change.labels_now)
-    if target is None:
+    if target is None or rt.gitlab is None:
         return None
-    if target != team and not _is_dri(change.actor_id, [team, target]):
+    if (where[0].lower(), where[1]) != (change.project.lower(), change.iid):
+        return None  # followed to another issue since
+    try:
+        current = rt.gitlab.get_issue(where[0], where[1]).labels
+    except TransientError:
+        raise
+    except ProviderError as exc:
+        log.warning(
+            "tracked issue %s relabelled, but GitLab cannot show its labels (%s): not followed", tracked_id, exc
+        )
+        return None
+    if corrections.teams_named(rt.policy, current) != corrections.teams_named(rt.policy, change.labels_now):
+        log.info(
+            "tracked issue %s: a relabel to %s that was undone since (a late event): not followed", tracked_id, target
+        )
+        return None
+    named = sorted(corrections.teams_named(rt.policy, change.labels_before))
+    if target != team and not _is_dri(change.actor_id, [team, *named, target]):
         log.info("tracked issue %s relabelled to %s by %s, not a DRI: not followed", tracked_id, target, change.actor)
         return None
     with rt.db.session() as session:
@@ -378,12 +404,13 @@ def _follow_move_away(tracked_id: int, change: IssueChange) -> bool:
     """The issue was closed by a move (`moved_to_id`): follow it to the team tracker it went to (from the
     workflow body). False for an issue that is not an IT request or escalation (an offboarding record): its
     close is told as any close."""
-    search = _find_moved(tracked_id)
+    search = _find_moved(tracked_id, change.moved_to_id)
     if not search["ours"]:
         return False
     destination = search["found"]
     if destination is None:
-        _lost_move(tracked_id, _mover(change))
+        if _claim_lost_move(tracked_id, [change.project, change.iid], change.moved_to_id, _mover(change)):
+            _lost_move(tracked_id, _mover(change))
         return True
     followed = _follow_move(tracked_id, [change.project, change.iid], destination, _mover(change))
     if followed is not None:
@@ -431,10 +458,11 @@ def _moved_here_from(request_id: int, project: str, author_id: int | None) -> in
 
 
 @step("workflows.issue_sync._find_moved", retries_allowed=True, max_attempts=4, interval_seconds=2.0, backoff_rate=2.0)
-def _find_moved(tracked_id: int) -> dict[str, Any]:
+def _find_moved(tracked_id: int, moved_to_id: int | None = None) -> dict[str, Any]:
     """Where a moved IT request or escalation went (`found`): the bot's open issue in another team's tracker
-    whose title ends with the request's `(REQ-n)`; None when no tracker (or more than one) has it. `ours`: False
-    for other tracked issues (offboarding records)."""
+    whose title ends with the request's `(REQ-n)`, that is no tracked issue (another request's issue retitled so is
+    not where this one went) and, when both are known, whose global id is `moved_to_id`; None when no tracker (or
+    more than one) has it. `ours`: False for other tracked issues (offboarding records)."""
     rt = runtime.current()
     with rt.db.session() as session:
         tracked = session.get(TrackedIssue, tracked_id)
@@ -455,6 +483,9 @@ def _find_moved(tracked_id: int) -> dict[str, Any]:
             log.warning("cannot look for moved issue %s in %s: %s", tracked_id, tracker, exc)
             continue
         for issue in issues:
+            global_id = getattr(issue, "id", None)  # when the adapter reports it
+            if moved_to_id is not None and global_id is not None and global_id != moved_to_id:
+                continue
             if issue.title.endswith(suffix) and issue.project.lower() != here:
                 found[(issue.project.lower(), issue.iid)] = {
                     "project": issue.project,
@@ -463,6 +494,19 @@ def _find_moved(tracked_id: int) -> dict[str, Any]:
                     "web_url": issue.web_url,
                     "title": issue.title,
                 }
+    if found:
+        with rt.db.session() as session:
+            for project, iid in list(found):
+                taken = session.exec(
+                    select(TrackedIssue.id)
+                    .where(func.lower(TrackedIssue.project) == project)
+                    .where(TrackedIssue.iid == iid)
+                ).first()
+                if taken is not None and taken != tracked_id:  # this one: the move's other event followed it
+                    log.warning(
+                        "moved issue %s: %s#%s claims its request but is another one's", tracked_id, project, iid
+                    )
+                    del found[(project, iid)]
     return {"ours": True, "found": next(iter(found.values())) if len(found) == 1 else None}
 
 
@@ -517,6 +561,35 @@ def _follow_move(
             detail={"from": was, "to": to.ref, "team": tracked.team},
         )
         return {**told, "team": tracked.team}
+
+
+LOST_MOVE = "gitlab.issue_moved_elsewhere"
+
+
+@step("workflows.issue_sync._claim_lost_move", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
+def _claim_lost_move(tracked_id: int, seen_at: list[Any], moved_to_id: int | None, mover: dict[str, Any]) -> bool:
+    """Record that the issue (at `seen_at`: project and iid) was moved where the bot cannot find it; False when
+    that was recorded before (an earlier event of the old issue), so the thread is told once."""
+    rt = runtime.current()
+    was = f"{seen_at[0]}#{seen_at[1]}".lower()
+    with rt.db.session() as session:
+        tracked = corrections.locked_tracked(session, tracked_id)
+        if tracked is None or tracked.request_id is None:
+            return False
+        if any(
+            str(d.get("from", "")).lower() == was
+            for d in audit.details_recorded(session, tracked.request_id, (LOST_MOVE,))
+        ):
+            return False
+        audit.append(
+            session,
+            actor=f"gitlab:{mover.get('username') or ''}",
+            action=LOST_MOVE,
+            subject=tracked.requester_email,
+            request_id=tracked.request_id,
+            detail={"from": f"{seen_at[0]}#{seen_at[1]}", "moved_to_id": moved_to_id, "team": tracked.team},
+        )
+        return True
 
 
 @step("workflows.issue_sync._lost_move", retries_allowed=True, max_attempts=4, interval_seconds=1.0)
