@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime
+from sqlalchemy import JSON, Column, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field
 from sqlmodel.sql.sqltypes import AutoString
 
 
@@ -55,3 +56,17 @@ class StrEnumText(TypeDecorator[E], Generic[E]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
         return None if value is None else self.enum(value)
+
+
+# --- field shorthands the table modules share ------------------------------------------------------
+def timestamp(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def created() -> Any:
+    """A creation time, set when the row is made."""
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def json_column(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))

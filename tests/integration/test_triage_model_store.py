@@ -7,7 +7,7 @@ import threading
 from sqlmodel import col, select
 
 from bot.db.engine import Database
-from bot.db.models import TriageModel
+from bot.db.models_triage import TriageModel
 from workflows.tickets import model_store
 from workflows.tickets.team_model import TeamModel
 

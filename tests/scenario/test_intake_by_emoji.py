@@ -15,7 +15,8 @@ from sqlalchemy import delete
 from sqlmodel import select
 
 from bot.db.engine import Database
-from bot.db.models import IntakeThread, Request, RoleMember
+from bot.db.models import Request, RoleMember
+from bot.db.models_triage import IntakeThread
 from engops.sandbox.base import Fault
 from engops.sandbox.slack import Message, message_as_text
 from engops.sandbox.stack import Stack

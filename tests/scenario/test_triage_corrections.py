@@ -11,7 +11,8 @@ from sqlmodel import col, select
 
 from bot import audit
 from bot.db.engine import Database
-from bot.db.models import AuditEntry, Escalation, Request, TrackedIssue, TriageCorrection
+from bot.db.models import AuditEntry, Escalation, Request, TrackedIssue
+from bot.db.models_triage import TriageCorrection
 from engops.sandbox.slack import message_as_text
 from engops.sandbox.stack import WEBHOOK_SECRET, Stack
 from tests.support.gitlab import ACCESS, INFRA, INTEGRATIONS, OPERATIONS, post_webhook

@@ -8,7 +8,8 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from bot.db.engine import Database
-from bot.db.models import TrackedIssue, TriageModel
+from bot.db.models import TrackedIssue
+from bot.db.models_triage import TriageModel
 from bot.policy import load_policy
 from engops.cli import app as cli
 from engops.sandbox.stack import EXAMPLE_POLICY, WEBHOOK_SECRET, Stack

@@ -13,7 +13,8 @@ from sqlmodel import select
 
 from bot import permissions
 from bot.db.engine import Database
-from bot.db.models import IntakeThread, Request, RequestStatus
+from bot.db.models import Request, RequestStatus
+from bot.db.models_triage import IntakeThread
 from bot.permissions import Actor, Why
 from bot.policy import Intake, Policy, load_policy
 from bot.slack import intake_views

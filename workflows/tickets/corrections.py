@@ -36,7 +36,8 @@ from sqlmodel import Session, col, select
 from bot import audit
 from bot.db.details import store_details
 from bot.db.engine import Database
-from bot.db.models import Escalation, Request, TrackedIssue, TriageCorrection
+from bot.db.models import Escalation, Request, TrackedIssue
+from bot.db.models_triage import TriageCorrection
 from bot.policy import Policy, Team
 from workflows.tickets.filing_record import ticket_details
 

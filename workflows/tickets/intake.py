@@ -39,7 +39,8 @@ from sqlmodel import col, select
 from bot import audit, permissions
 from bot.db import queries
 from bot.db.engine import Database
-from bot.db.models import IntakeThread, Request
+from bot.db.models import Request
+from bot.db.models_triage import IntakeThread
 from bot.policy import Intake, Policy
 from bot.providers.errors import ProviderError
 from bot.slack import intake_views

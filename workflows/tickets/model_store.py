@@ -21,7 +21,7 @@ from sqlmodel import col, select, update
 
 from bot import audit
 from bot.db.engine import Database, take_turns
-from bot.db.models import TriageModel
+from bot.db.models_triage import TriageModel
 from bot.policy import Policy
 from workflows.tickets import team_model
 from workflows.tickets.team_model import TeamModel

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.db.models import TriageCorrection, TriageModel
+from bot.db.models_triage import TriageCorrection, TriageModel
 from workflows.engine import runtime
 from workflows.engine.durable import durable, step
 from workflows.engine.sweep import Job, due_handler
