@@ -17,6 +17,7 @@ from bot.slack.escape import escape, mention, truncate
 
 IT_CALLBACK = "it_request"
 ESCALATION_CALLBACK = "escalation_request"
+PICK_LABEL = "Which team should take it?"
 IT_TEAM_CALLBACK = "it_request_team"  # the request modal, asking which of two teams (triage was unsure)
 ESCALATION_TEAM_CALLBACK = "escalation_request_team"
 TEAM_PICK = "team_pick"  # block and action id of that choice
@@ -224,7 +225,7 @@ def team_question_modal(form: RequestForm, offered: Sequence[TeamOption]) -> dic
         {
             "type": "input",
             "block_id": TEAM_PICK,
-            "label": _plain("Which team should take it?"),
+            "label": _plain(PICK_LABEL),
             "element": {"type": "radio_buttons", "action_id": TEAM_PICK, "options": options},
         },
         {"type": "divider"},

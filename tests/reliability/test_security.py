@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, delete, insert, select, text
 from bot import audit
 from bot.db.engine import sqlalchemy_url
 from bot.db.models import AuditEntry
+from bot.slack import triage_views
 from engops.sandbox.base import Fault, StandIn
 from engops.sandbox.gitlab import DEFAULT_TOKEN as GITLAB_TOKEN
 from engops.sandbox.okta import DEFAULT_TOKEN as OKTA_TOKEN
@@ -251,12 +252,29 @@ class Inputs:
         self._ok(self.driver.command("alice", "/it", "", channel="#general"))
         summary = clip(" ".join(text.split()) or text, "summary")
         self._ok(self.driver.submit_view("alice", {"Summary": summary, "Details": clip(text, "details")}))
+        self._pick_a_team_if_asked("alice")
         self._close("alice")
         self.stack.wait_idle()
         card = self.driver.latest("alice")
         if card is not None and "File a new issue anyway" in self.driver.labels(card):  # a near-duplicate
             self._ok(self.driver.click("alice", "File a new issue anyway", message=card))
             self.stack.wait_idle()
+
+    def _pick_a_team_if_asked(self, user: str) -> None:
+        """Triage was unsure of this text: pick the first team offered, as the requester would."""
+        view = self.driver.current_view(user)
+        if view is None or view.callback_id not in (
+            triage_views.IT_TEAM_CALLBACK,
+            triage_views.ESCALATION_TEAM_CALLBACK,
+        ):
+            return
+        offered = [
+            option["text"]["text"]
+            for block in view.blocks
+            if block.get("label", {}).get("text") == triage_views.PICK_LABEL
+            for option in block["element"]["options"]
+        ]
+        self._ok(self.driver.submit_view(user, {triage_views.PICK_LABEL: offered[0]}))
 
     def _submit_escalation(self, text: str, values: dict[str, str]) -> None:
         """Submit the escalation modal as pre-filled from `text`; a summary is typed in when it came out blank."""
@@ -266,6 +284,7 @@ class Inputs:
             self._ok(self.driver.submit_view("hank", values))
         except SlackDriverError:  # nothing usable was pre-filled: the person types a summary
             self._ok(self.driver.submit_view("hank", {**values, "Summary": clip(text.strip()[:40], "summary")}))
+        self._pick_a_team_if_asked("hank")
         self._close("hank")
         self.stack.wait_idle()
 
