@@ -101,9 +101,15 @@ def request_modal(form: RequestForm) -> dict[str, Any]:
         }
     )
     blocks += _request_inputs(form)
+    return _request_view(form, ESCALATION_CALLBACK if escalation else IT_CALLBACK, blocks)
+
+
+def _request_view(form: RequestForm, callback_id: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The request modal around `blocks` (the form, or the question of which team takes it)."""
+    escalation = form.kind == "escalation"
     return {
         "type": "modal",
-        "callback_id": ESCALATION_CALLBACK if escalation else IT_CALLBACK,
+        "callback_id": callback_id,
         "title": _plain("Escalate to EngOps" if escalation else "File an IT request"),
         "submit": _plain("Escalate" if escalation else "File request"),
         "close": _plain("Cancel"),
@@ -232,15 +238,7 @@ def team_question_modal(form: RequestForm, offered: Sequence[TeamOption]) -> dic
         _context("Your request, as you wrote it (you can still change it):"),
     ]
     blocks += _request_inputs(form)
-    return {
-        "type": "modal",
-        "callback_id": ESCALATION_TEAM_CALLBACK if escalation else IT_TEAM_CALLBACK,
-        "title": _plain("Escalate to EngOps" if escalation else "File an IT request"),
-        "submit": _plain("Escalate" if escalation else "File request"),
-        "close": _plain("Cancel"),
-        "private_metadata": private_metadata(form.metadata),
-        "blocks": blocks,
-    }
+    return _request_view(form, ESCALATION_TEAM_CALLBACK if escalation else IT_TEAM_CALLBACK, blocks)
 
 
 def picked_team(view: dict[str, Any]) -> str | None:
